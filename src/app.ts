@@ -1,0 +1,203 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createHttpServer } from '../graphql/server.js';
+import type { HmsApi, Pipeline } from './api.js';
+import type { Config } from './config/settings.js';
+import { IngestCounters } from './ingest/counters.js';
+import { UdpServer } from './ingest/udp-server.js';
+import type { Logger } from './log.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { LocalStore } from './storage/local-store.js';
+import { SegmentLog } from './storage/segment-log.js';
+import { Shipper } from './storage/shipper.js';
+import type { MasterStore } from './storage/store.js';
+import { DuckDBBatchEngine } from './views/batch-duckdb.js';
+import type { BatchEngine } from './views/batch-engine.js';
+import { BatchLayer } from './views/batch-layer.js';
+import { Database } from './views/database.js';
+import { DEFAULT_THRESHOLDS, LiveState } from './views/live-state.js';
+import { QueryService } from './views/query-service.js';
+import { DuckDBSpeedLayer, type SpeedLayer } from './views/speed-duckdb.js';
+import { floorTo, MICROS_PER_HOUR } from './ingest/timestamp.js';
+
+export interface App {
+  start(): Promise<{ udpPort: number; httpPort: number }>;
+  /** The one shutdown path; later calls return the same promise. */
+  stop(): Promise<void>;
+  readonly api: HmsApi;
+}
+
+/** The only place where configuration picks implementations (store, engines). */
+function createStore(config: Config): MasterStore {
+  return new LocalStore(join(config.dataDir, 'master'));
+}
+
+function createBatchEngine(_config: Config, store: MasterStore): BatchEngine {
+  return new DuckDBBatchEngine(store);
+}
+
+async function createSpeedLayer(_config: Config, db: Database): Promise<SpeedLayer> {
+  return DuckDBSpeedLayer.create(db);
+}
+
+export function buildApp(config: Config, log: Logger): App {
+  const counters = new IngestCounters();
+  const scheduler = new Scheduler(log.child({ module: 'scheduler' }));
+  const store = createStore(config);
+  const startedAt = Date.now() * 1000;
+  let ready = false;
+  let stopping: Promise<void> | undefined;
+  let db: Database;
+  let segments: SegmentLog;
+  let shipper: Shipper;
+  let speed: SpeedLayer;
+  let batch: BatchLayer;
+  let live: LiveState;
+  let query: QueryService;
+  let udp: UdpServer;
+  let watermark = Number.NEGATIVE_INFINITY;
+
+  const pipeline = async (): Promise<Pipeline> => {
+    const lastBatch = await query.snapshot((conn) => batch.lastRun(conn));
+    const nowMs = Date.now();
+    return {
+      received: counters.received,
+      accepted: counters.accepted,
+      rejected: counters.rejected,
+      late: counters.late,
+      kernelDrops: udp.kernelDrops(),
+      rejectedBy: Object.entries(counters.rejectedBy).map(([reason, count]) => ({ reason, count })),
+      compat: Object.entries(counters.compat).map(([reason, count]) => ({ reason, count })),
+      rejectedSample: counters.rejectedSample(),
+      recvBufferBytes: udp.recvBufferBytes,
+      watermark: batch.watermark,
+      lastBatch,
+      backlogSegments: shipper.backlog,
+      storage: store.kind,
+      batchEngine: config.batchEngine,
+      speedEngine: speed.engine,
+      messagesPerSecond: counters.rate(nowMs),
+      startedAt,
+    };
+  };
+
+  const api: HmsApi = {
+    services: async () => live.services(Date.now() * 1000, { ...DEFAULT_THRESHOLDS, silentAfterUs: config.silentAfter }),
+    stats: (from, to, service) => query.stats(from, to, service),
+    series: (service, from, to, step) => query.series(service, from, to, step),
+    pipeline,
+    runBatch: (opts) => batch.run(opts),
+    ready: () => ready,
+  };
+
+  const http = createHttpServer(api, { host: config.host, port: config.httpPort, log: log.child({ module: 'http' }) });
+
+  async function start() {
+    await mkdir(config.dataDir, { recursive: true });
+    db = await Database.open(join(config.dataDir, 'hms.duckdb'));
+    const masterFiles = await store.list();
+    const storeMax = masterFiles.reduce((m, f) => Math.max(m, f.segment), 0);
+    segments = new SegmentLog(
+      {
+        dir: join(config.dataDir, 'segments'),
+        flushIntervalMs: config.flushInterval / 1000,
+        maxBytes: config.segmentMaxBytes,
+        maxAgeMs: config.segmentMaxAge / 1000,
+        minNextId: storeMax + 1,
+      },
+      log,
+    );
+    const recovered = await segments.start();
+    // Shipping goes in id order, so everything below the oldest local segment is already in the store.
+    shipper = new Shipper(segments, store, log, (recovered[0]?.id ?? segments.currentId) - 1);
+    speed = await createSpeedLayer(config, db);
+    live = await LiveState.load(db);
+    query = await QueryService.create(db);
+    batch = new BatchLayer({
+      db,
+      store,
+      engine: createBatchEngine(config, store),
+      speed,
+      allowedLatenessUs: config.allowedLateness,
+      log: log.child({ module: 'batch' }),
+      sealAndShip: async () => {
+        await segments.seal();
+        const r = await shipper.ship();
+        if (r.error) throw new Error(`cannot ship segments to the master dataset: ${r.error}`);
+        return shipper.shippedUpTo;
+      },
+    });
+    const state = await batch.start();
+    watermark = state.watermark ?? Number.NEGATIVE_INFINITY;
+
+    // Realtime views: every row the batch views have not absorbed, from the store and local segments.
+    const since = floorTo(state.watermark ?? 0, MICROS_PER_HOUR);
+    const pending = masterFiles.filter((f) => f.segment > (state.segment ?? -1) || f.hour >= since);
+    const staged = await store.stage(pending);
+    const t0 = Date.now();
+    const rebuilt = await speed.rebuild([...staged.paths, ...(await segments.localFiles())], state.watermark, state.segment);
+    await staged.release();
+    log.info({ messages: rebuilt, files: pending.length, ms: Date.now() - t0 }, 'realtime views rebuilt');
+
+    udp = new UdpServer(
+      {
+        host: config.host,
+        port: config.udpPort,
+        recvBufferBytes: config.recvBuffer,
+        decode: { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, compat: config.compat },
+      },
+      counters,
+      (msg, recvUs) => {
+        if (msg.ts < watermark) counters.late++;
+        speed.push(msg, segments.append(msg, recvUs));
+        live.update(msg, recvUs);
+      },
+      log,
+    );
+    const udpPort = await udp.start();
+
+    scheduler.add('ship', config.shipSchedule, async () => {
+      const r = await shipper.ship();
+      if (r.error) throw new Error(r.error);
+    });
+    scheduler.add('batch', config.batchSchedule, async () => {
+      const run = await batch.run();
+      if (run.status === 'FAILED') throw new Error(run.error ?? 'batch run failed');
+    });
+    scheduler.add('speed', config.speedSchedule, async () => {
+      await speed.tick();
+      await live.save();
+      watermark = batch.watermark ?? Number.NEGATIVE_INFINITY;
+    });
+    const { port: httpPort } = await http.start();
+    ready = true;
+    log.info({ udpPort, httpPort, dataDir: config.dataDir, storage: store.kind }, 'daemon ready');
+    return { udpPort, httpPort };
+  }
+
+  async function shutdown() {
+    ready = false;
+    await udp?.close();
+    await scheduler.stop();
+    await http.stop();
+    await batch?.close();
+    await segments?.close();
+    await speed?.tick().catch(() => undefined);
+    await live?.save().catch(() => undefined);
+    await speed?.close();
+    await query?.close();
+    live?.close();
+    await store.release();
+    db?.close();
+    log.info('daemon stopped');
+  }
+
+  return {
+    api,
+    start,
+    stop: () => {
+      stopping ??= shutdown();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import { COMPAT_MODES, type CompatMode } from '../ingest/message.js';
+
+/**
+ * One typed registry of daemon settings. Each has a flag, an environment variable and a config-file key;
+ * an explicit flag wins over the environment, which wins over the file, which wins over the default.
+ * Everything is validated once at start; errors name the setting in all three spellings.
+ */
+
+type Kind = 'port' | 'int' | 'bytes' | 'duration' | 'string' | 'cron' | 'compat' | 'enum';
+
+interface Spec {
+  kind: Kind;
+  default: string;
+  doc: string;
+  values?: readonly string[];
+}
+
+const SPECS = {
+  dataDir: { kind: 'string', default: './data', doc: 'Directory for segments, the local master dataset and the DuckDB file' },
+  udpPort: { kind: 'port', default: '3500', doc: 'UDP port for health messages' },
+  httpPort: { kind: 'port', default: '4000', doc: 'HTTP port for GraphQL, /health and /ready' },
+  host: { kind: 'string', default: '127.0.0.1', doc: 'Address to bind UDP and HTTP to' },
+  maxDatagramBytes: { kind: 'bytes', default: '8KiB', doc: 'Datagrams larger than this are rejected (too_large)' },
+  maxFutureSkew: { kind: 'duration', default: '5m', doc: 'Timestamps further ahead of the receiver clock are rejected (future)' },
+  compat: { kind: 'compat', default: '', doc: 'Legacy formats to accept: seed (trailing commas), course (Python dicts, CPU 0-1)' },
+  recvBuffer: { kind: 'bytes', default: '4MiB', doc: 'UDP receive buffer to ask for (the kernel caps it at net.core.rmem_max)' },
+  flushInterval: { kind: 'duration', default: '200ms', doc: 'Write-ahead flush and fsync interval: the most a SIGKILL can lose' },
+  segmentMaxBytes: { kind: 'bytes', default: '64MiB', doc: 'Seal the open segment at this size' },
+  segmentMaxAge: { kind: 'duration', default: '1m', doc: 'Seal the open segment at this age' },
+  shipSchedule: { kind: 'cron', default: '*/5 * * * * *', doc: 'node-cron schedule for shipping sealed segments' },
+  batchSchedule: { kind: 'cron', default: '0 */15 * * * *', doc: 'node-cron schedule for batch runs ("off" to run only on demand)' },
+  speedSchedule: { kind: 'cron', default: '* * * * * *', doc: 'node-cron schedule for the speed-layer tick' },
+  allowedLateness: { kind: 'duration', default: '1m', doc: 'Batch watermark W = floor_to_minute(seal time - this)' },
+  silentAfter: { kind: 'duration', default: '30s', doc: 'A service with no message for this long is SILENT' },
+  storage: { kind: 'enum', default: 'local', values: ['local'], doc: 'Master dataset store' },
+  batchEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb'], doc: 'Batch layer engine' },
+  speedEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb'], doc: 'Speed layer engine' },
+  logLevel: { kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level' },
+} satisfies Record<string, Spec>;
+
+export type SettingName = keyof typeof SPECS;
+
+export interface Config {
+  dataDir: string;
+  udpPort: number;
+  httpPort: number;
+  host: string;
+  maxDatagramBytes: number;
+  /** Microseconds. */
+  maxFutureSkew: number;
+  compat: ReadonlySet<CompatMode>;
+  recvBuffer: number;
+  /** Milliseconds. */
+  flushInterval: number;
+  segmentMaxBytes: number;
+  /** Milliseconds. */
+  segmentMaxAge: number;
+  shipSchedule: string;
+  batchSchedule: string;
+  speedSchedule: string;
+  /** Microseconds. */
+  allowedLateness: number;
+  /** Microseconds. */
+  silentAfter: number;
+  storage: string;
+  batchEngine: string;
+  speedEngine: string;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'HMS_ERR_CONFIG';
+}
+
+export const flagName = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const envName = (name: string): string => `HMS_${flagName(name).replace(/-/g, '_').toUpperCase()}`;
+const describe = (name: string) => `--${flagName(name)} / ${envName(name)} / "${name}"`;
+
+const DURATION = /^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)$/;
+const DURATION_US: Record<string, number> = { us: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6, d: 86400e6 };
+const BYTES = /^(\d+)(B|KiB|MiB|GiB)?$/;
+const BYTES_MUL: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+/** Parses "200ms", "5m", "1.5h" to microseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION.exec(text.trim());
+  return m ? Math.round(Number(m[1]) * DURATION_US[m[2]]) : undefined;
+}
+
+function convert(name: SettingName, raw: string): unknown {
+  const spec: Spec = SPECS[name];
+  const bad = (expected: string) => new ConfigError(`${describe(name)}: expected ${expected}, got ${JSON.stringify(raw)}`);
+  switch (spec.kind) {
+    case 'port': {
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw) || n > 65535) throw bad('a port number 0-65535');
+      return n;
+    }
+    case 'int': {
+      if (!/^\d+$/.test(raw)) throw bad('a non-negative integer');
+      return Number(raw);
+    }
+    case 'bytes': {
+      const m = BYTES.exec(raw.trim());
+      if (!m || Number(m[1]) === 0) throw bad('a size such as 65536, 64KiB or 4MiB');
+      return Number(m[1]) * BYTES_MUL[m[2] ?? 'B'];
+    }
+    case 'duration': {
+      const us = parseDuration(raw);
+      if (us === undefined) throw bad('a duration such as 200ms, 30s, 5m or 1h');
+      return us;
+    }
+    case 'cron': {
+      const fields = raw.trim().split(/\s+/);
+      if (raw.trim() !== 'off' && (fields.length < 5 || fields.length > 6)) throw bad('a cron expression (5 or 6 fields) or "off"');
+      return raw.trim();
+    }
+    case 'compat': {
+      const modes = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const m of modes) if (!COMPAT_MODES.includes(m as CompatMode)) throw bad(`a comma-separated list of ${COMPAT_MODES.join(', ')}`);
+      return new Set(modes as CompatMode[]);
+    }
+    case 'enum':
+      if (!spec.values?.includes(raw)) throw bad(`one of ${spec.values?.join(', ')}`);
+      return raw;
+    default:
+      return raw;
+  }
+}
+
+export interface ConfigSources {
+  flags: Partial<Record<string, string>>;
+  env: NodeJS.ProcessEnv;
+  /** Path of a JSON config file, from --config or HMS_CONFIG. */
+  file?: string;
+}
+
+/** Resolves every setting from its sources. Throws ConfigError naming the setting at fault. */
+export function loadConfig({ flags, env, file }: ConfigSources): Readonly<Config> {
+  let fromFile: Record<string, unknown> = {};
+  if (file) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
+    }
+    for (const key of Object.keys(fromFile)) {
+      if (!(key in SPECS)) throw new ConfigError(`config file ${file}: unknown setting "${key}" (known: ${Object.keys(SPECS).join(', ')})`);
+    }
+  }
+  for (const flag of Object.keys(flags)) {
+    if (!(flag in SPECS)) throw new ConfigError(`unknown option --${flagName(flag)}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(SPECS) as SettingName[]) {
+    const fileValue = fromFile[name];
+    const raw = flags[name] ?? env[envName(name)] ?? (fileValue === undefined ? undefined : String(fileValue)) ?? SPECS[name].default;
+    out[name] = convert(name, raw);
+  }
+  return Object.freeze(out as unknown as Config);
+}
+
+/** Rows for the README's configuration table and `hms daemon --help`. */
+export const settingsTable = (): { flag: string; env: string; key: string; default: string; doc: string }[] =>
+  (Object.entries(SPECS) as [SettingName, Spec][]).map(([name, s]) => ({
+    flag: `--${flagName(name)}`,
+    env: envName(name),
+    key: name,
+    default: s.default,
+    doc: s.doc,
+  }));

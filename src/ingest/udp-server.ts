@@ -1,0 +1,111 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../log.js';
+import type { IngestCounters } from './counters.js';
+import { type DecodeOptions, decodeDatagram } from './decode.js';
+import type { HealthMessage } from './message.js';
+
+export interface UdpServerOptions {
+  host: string;
+  port: number;
+  /** Receive buffer to ask for; the kernel grants at most net.core.rmem_max. */
+  recvBufferBytes: number;
+  decode: DecodeOptions;
+}
+
+/** Called synchronously for each accepted message with its receive time (epoch µs). */
+export type Sink = (msg: HealthMessage, recvUs: number) => void;
+
+/** The UDP listener: decode, validate, count, hand accepted messages to the sink. Never throws on input. */
+export class UdpServer {
+  private socket?: Socket;
+  private grantedBuffer = 0;
+  private boundPort = 0;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: UdpServerOptions,
+    private readonly counters: IngestCounters,
+    private readonly sink: Sink,
+    log: Logger,
+  ) {
+    this.log = log.child({ module: 'ingest' });
+  }
+
+  async start(): Promise<number> {
+    const socket = createSocket({ type: this.opts.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: this.opts.recvBufferBytes });
+    this.socket = socket;
+    socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
+    await new Promise<void>((resolve, reject) => {
+      const failed = (err: Error) =>
+        reject(new Error(`cannot listen for UDP on ${this.opts.host}:${this.opts.port} (--udp-port / --host): ${err.message}`));
+      socket.once('error', failed);
+      socket.bind(this.opts.port, this.opts.host, () => {
+        socket.off('error', failed);
+        resolve();
+      });
+    });
+    socket.on('error', (err) => this.log.error({ err }, 'UDP socket error'));
+    this.boundPort = socket.address().port;
+    // Linux reports twice the usable size it granted; the number shown is what the kernel says.
+    this.grantedBuffer = socket.getRecvBufferSize();
+    if (this.grantedBuffer < this.opts.recvBufferBytes) {
+      this.log.warn(
+        { asked: this.opts.recvBufferBytes, granted: this.grantedBuffer },
+        'the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max to avoid drops under bursts',
+      );
+    }
+    this.log.info({ host: this.opts.host, port: this.boundPort, recvBuffer: this.grantedBuffer }, 'listening for health messages');
+    return this.boundPort;
+  }
+
+  private onMessage(data: Buffer, rinfo: RemoteInfo): void {
+    const c = this.counters;
+    c.received++;
+    const nowMs = Date.now();
+    const nowUs = nowMs * 1000;
+    const d = decodeDatagram(data, nowUs, this.opts.decode);
+    if (d.ok) {
+      c.accept(nowMs, d.compat);
+      this.sink(d.msg, nowUs);
+    } else c.reject(d.reason, d.detail, data, `${rinfo.address}:${rinfo.port}`, nowUs);
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get recvBufferBytes(): number {
+    return this.grantedBuffer;
+  }
+
+  /** Datagrams the kernel dropped on this socket (receive buffer full), from /proc/net/udp{,6}. */
+  kernelDrops(): number | null {
+    if (!this.boundPort) return null;
+    const portHex = `:${this.boundPort.toString(16).toUpperCase().padStart(4, '0')}`;
+    let found = false;
+    let drops = 0;
+    for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length > 12 && cols[1].endsWith(portHex)) {
+          found = true;
+          drops += Number(cols[cols.length - 1]);
+        }
+      }
+    }
+    return found ? drops : null;
+  }
+
+  close(): Promise<void> {
+    const s = this.socket;
+    this.socket = undefined;
+    return new Promise((resolve) => (s ? s.close(() => resolve()) : resolve()));
+  }
+}

@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from '../log.js';
+import type { SegmentLog } from './segment-log.js';
+import { type MasterStore, splitByPartition } from './store.js';
+
+export interface ShipResult {
+  shipped: number;
+  bytes: number;
+  /** Sealed segments still waiting (the store failed on the first of them). */
+  backlog: number;
+  error?: string;
+}
+
+/**
+ * Moves sealed segments into the master dataset, oldest first, stopping at the first failure so that
+ * shipped segments always form a prefix of the id sequence: the batch layer relies on that.
+ */
+export class Shipper {
+  private running?: Promise<ShipResult>;
+  private lastBacklog = 0;
+  private highestShipped: number;
+
+  constructor(
+    private readonly segments: SegmentLog,
+    private readonly store: MasterStore,
+    private readonly log: Logger,
+    /** Highest segment id known to be in the store already. */
+    shippedUpTo: number,
+  ) {
+    this.highestShipped = shippedUpTo;
+  }
+
+  get backlog(): number {
+    return this.lastBacklog;
+  }
+
+  /** Highest segment id that is in the master dataset, with every lower id. */
+  get shippedUpTo(): number {
+    return this.highestShipped;
+  }
+
+  /** Ships everything sealed; concurrent callers share one run. */
+  ship(): Promise<ShipResult> {
+    this.running ??= this.shipAll().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async shipAll(): Promise<ShipResult> {
+    const sealed = await this.segments.sealed();
+    let shipped = 0;
+    let bytes = 0;
+    for (const seg of sealed) {
+      try {
+        const data = await readFile(seg.path);
+        for (const [partition, lines] of splitByPartition(data)) {
+          await this.store.put(partition, `seg-${String(seg.id).padStart(12, '0')}.jsonl`, Buffer.concat(lines));
+        }
+        await this.segments.remove(seg);
+        this.highestShipped = Math.max(this.highestShipped, seg.id);
+        shipped++;
+        bytes += data.length;
+      } catch (err) {
+        this.lastBacklog = sealed.length - shipped;
+        this.log.warn({ err, segment: seg.id, store: this.store.location }, 'shipping failed; the segment stays local and is retried');
+        return { shipped, bytes, backlog: this.lastBacklog, error: `${this.store.kind} store: ${(err as Error).message}` };
+      }
+    }
+    this.lastBacklog = 0;
+    return { shipped, bytes, backlog: 0 };
+  }
+}

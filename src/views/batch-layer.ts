@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { BIGINT, type DuckDBConnection, LIST, listValue } from '@duckdb/node-api';
+import type { BatchRun } from '../api.js';
+import { floorTo, MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../ingest/timestamp.js';
+import type { Logger } from '../log.js';
+import type { MasterStore } from '../storage/store.js';
+import type { BatchEngine } from './batch-engine.js';
+import { type Database, readMeta, transaction, writeMeta } from './database.js';
+import type { SpeedLayer } from './speed-duckdb.js';
+import { AGG_COLUMN_DDL, rollup } from './view-sql.js';
+
+/**
+ * The batch layer. A run: seal and ship the write-ahead segments, fix W = floor_to_minute(seal time -
+ * allowed lateness), recompute the minute views of the hour partitions that changed (or all of them),
+ * then in ONE transaction swap in the minute/hour/day views, record W, and expire the realtime rows the
+ * run absorbed. Any failure before the commit changes nothing.
+ */
+
+export interface BatchLayerDeps {
+  db: Database;
+  store: MasterStore;
+  engine: BatchEngine;
+  speed: SpeedLayer;
+  /** Seals the open segment and ships every sealed one; resolves with the highest shipped segment id. */
+  sealAndShip(): Promise<number>;
+  allowedLatenessUs: number;
+  now?: () => number;
+  log: Logger;
+}
+
+export interface BatchState {
+  watermark: number | null;
+  /** Highest segment id the batch views have absorbed. */
+  segment: number | null;
+}
+
+export class BatchLayer {
+  private conn!: DuckDBConnection;
+  private running?: Promise<BatchRun>;
+  private state: BatchState = { watermark: null, segment: null };
+
+  constructor(private readonly deps: BatchLayerDeps) {}
+
+  async start(): Promise<BatchState> {
+    this.conn = await this.deps.db.connect();
+    // A run interrupted by a crash never committed: record it as failed rather than running forever.
+    await this.conn.run("UPDATE batch_runs SET status = 'FAILED', error = 'interrupted (daemon stopped)' WHERE status = 'RUNNING'");
+    this.state = { watermark: await readMeta(this.conn, 'watermark'), segment: await readMeta(this.conn, 'batch_segment') };
+    return this.state;
+  }
+
+  get watermark(): number | null {
+    return this.state.watermark;
+  }
+
+  get segment(): number | null {
+    return this.state.segment;
+  }
+
+  /** Runs a batch; a call while one runs joins it instead of starting another. */
+  run(opts: { full?: boolean } = {}): Promise<BatchRun> {
+    this.running ??= this.execute(opts.full === true).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  get isRunning(): boolean {
+    return this.running !== undefined;
+  }
+
+  private async execute(forceFull: boolean): Promise<BatchRun> {
+    const { engine, store, log } = this.deps;
+    const now = this.deps.now ?? (() => Date.now() * 1000);
+    const full = forceFull || this.state.segment === null;
+    const run: BatchRun = {
+      id: randomUUID(),
+      engine: engine.name,
+      status: 'RUNNING',
+      mode: full ? 'FULL' : 'INCREMENTAL',
+      startedAt: now(),
+      finishedAt: null,
+      watermark: null,
+      records: null,
+      partitions: null,
+      error: null,
+    };
+    await this.conn.run('INSERT INTO batch_runs VALUES ($id, $engine, $mode, $status, $started, NULL, NULL, NULL, NULL, NULL)', {
+      id: run.id,
+      engine: run.engine,
+      mode: run.mode,
+      status: run.status,
+      started: BigInt(run.startedAt),
+    });
+    try {
+      const shippedUpTo = await this.deps.sealAndShip();
+      const sealTime = now();
+      const previousW = this.state.watermark;
+      const watermark = Math.max(previousW ?? 0, floorTo(sealTime - this.deps.allowedLatenessUs, MICROS_PER_MINUTE));
+      const files = (await store.list()).filter((f) => f.segment <= shippedUpTo);
+      const hours = new Set<number>();
+      for (const f of files) {
+        const newData = full || f.segment > (this.state.segment ?? -1);
+        // Hours that W moved across had rows held back last time: they are recomputed too.
+        const crossed = previousW !== null && f.hour + MICROS_PER_HOUR > previousW && f.hour < watermark;
+        if (newData || crossed) hours.add(f.hour);
+      }
+      const affected = [...hours].sort((a, b) => a - b);
+      const days = [...new Set(affected.map((h) => floorTo(h, MICROS_PER_DAY)))];
+      await this.conn.run(`CREATE OR REPLACE TEMP TABLE stage_minute (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL})`);
+      await engine.computeMinutes(
+        this.conn,
+        files.filter((f) => hours.has(f.hour)),
+        watermark,
+      );
+      const records = Number((await this.conn.runAndReadAll('SELECT coalesce(sum(n), 0) FROM stage_minute')).getRows()[0][0]);
+      await this.deps.speed.drained(() =>
+        transaction(this.conn, async () => {
+          await this.swap(full, affected, days);
+          await writeMeta(this.conn, 'watermark', watermark);
+          await writeMeta(this.conn, 'batch_segment', shippedUpTo);
+          await this.conn.run('DELETE FROM rt_minute WHERE bucket < $w AND seg <= $seg', { w: BigInt(watermark), seg: BigInt(shippedUpTo) });
+          Object.assign(run, { status: 'SUCCEEDED', finishedAt: now(), watermark, records, partitions: affected.length });
+          await this.record(run);
+        }),
+      );
+      this.state = { watermark, segment: shippedUpTo };
+      log.info({ run: run.id, mode: run.mode, watermark, records, partitions: affected.length, ms: (run.finishedAt! - run.startedAt) / 1000 }, 'batch run succeeded');
+    } catch (err) {
+      Object.assign(run, { status: 'FAILED', finishedAt: now(), error: (err as Error).message });
+      log.error({ err, run: run.id }, 'batch run failed; previous views and watermark stay');
+      await this.record(run).catch((e) => log.error({ err: e }, 'could not record the failed batch run'));
+    } finally {
+      await this.conn.run('DROP TABLE IF EXISTS stage_minute').catch(() => undefined);
+    }
+    return run;
+  }
+
+  private async swap(full: boolean, hours: number[], days: number[]): Promise<void> {
+    const c = this.conn;
+    const params = { hours: listValue(hours.map(BigInt)), days: listValue(days.map(BigInt)) };
+    const types = { hours: LIST(BIGINT), days: LIST(BIGINT) };
+    const inHours = `bucket // ${MICROS_PER_HOUR} * ${MICROS_PER_HOUR} IN (SELECT unnest($hours))`;
+    const inDays = `bucket // ${MICROS_PER_DAY} * ${MICROS_PER_DAY} IN (SELECT unnest($days))`;
+    if (full) {
+      for (const t of ['batch_minute', 'batch_hour', 'batch_day']) await c.run(`DELETE FROM ${t}`);
+    } else {
+      await c.run(`DELETE FROM batch_minute WHERE ${inHours}`, { hours: params.hours }, { hours: types.hours });
+      await c.run(`DELETE FROM batch_hour WHERE ${inHours}`, { hours: params.hours }, { hours: types.hours });
+      await c.run(`DELETE FROM batch_day WHERE ${inDays}`, { days: params.days }, { days: types.days });
+    }
+    await c.run('INSERT INTO batch_minute SELECT * FROM stage_minute');
+    await c.run(
+      `INSERT INTO batch_hour ${rollup('batch_minute', `service, bucket // ${MICROS_PER_HOUR} * ${MICROS_PER_HOUR} AS bucket`, inHours)}`,
+      { hours: params.hours },
+      { hours: types.hours },
+    );
+    await c.run(
+      `INSERT INTO batch_day ${rollup('batch_hour', `service, bucket // ${MICROS_PER_DAY} * ${MICROS_PER_DAY} AS bucket`, inDays)}`,
+      { days: params.days },
+      { days: types.days },
+    );
+  }
+
+  private async record(run: BatchRun): Promise<void> {
+    await this.conn.run(
+      'UPDATE batch_runs SET status = $status, finished_at = $fin, watermark = $w, records = $rec, partitions = $parts, error = $err WHERE id = $id',
+      {
+        id: run.id,
+        status: run.status,
+        fin: run.finishedAt === null ? null : BigInt(run.finishedAt),
+        w: run.watermark === null ? null : BigInt(run.watermark),
+        rec: run.records === null ? null : BigInt(run.records),
+        parts: run.partitions === null ? null : BigInt(run.partitions),
+        err: run.error,
+      },
+    );
+  }
+
+  async lastRun(conn: DuckDBConnection): Promise<BatchRun | null> {
+    const rows = (await conn.runAndReadAll('SELECT * FROM batch_runs ORDER BY started_at DESC LIMIT 1')).getRowObjects();
+    if (!rows.length) return null;
+    const r = rows[0];
+    const num = (v: unknown) => (v === null ? null : Number(v));
+    return {
+      id: String(r.id),
+      engine: String(r.engine),
+      mode: String(r.mode),
+      status: String(r.status),
+      startedAt: Number(r.started_at),
+      finishedAt: num(r.finished_at),
+      watermark: num(r.watermark),
+      records: num(r.records),
+      partitions: num(r.partitions),
+      error: r.error === null ? null : String(r.error),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.running?.catch(() => undefined);
+    this.conn?.closeSync();
+  }
+}

@@ -1,0 +1,79 @@
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { AGG_COLUMN_DDL } from './view-sql.js';
+
+/**
+ * The serving store: one DuckDB file holding the batch views, the realtime views, the watermark and the
+ * record of batch runs. Each layer gets its own connection; DuckDB's MVCC gives every reader a snapshot.
+ */
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k VARCHAR PRIMARY KEY, v BIGINT);
+CREATE TABLE IF NOT EXISTS batch_minute (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL});
+CREATE TABLE IF NOT EXISTS batch_hour (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL});
+CREATE TABLE IF NOT EXISTS batch_day (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL});
+CREATE TABLE IF NOT EXISTS rt_minute (service VARCHAR, bucket BIGINT, seg BIGINT, ${AGG_COLUMN_DDL}, PRIMARY KEY (service, bucket, seg));
+CREATE TABLE IF NOT EXISTS rt_incoming (service VARCHAR, ts BIGINT, seg BIGINT, cpu DOUBLE, ram_total DOUBLE, ram_free DOUBLE, disk_total DOUBLE, disk_free DOUBLE);
+CREATE TABLE IF NOT EXISTS latest (service VARCHAR PRIMARY KEY, ts BIGINT, recv BIGINT, cpu DOUBLE, ram_total DOUBLE, ram_free DOUBLE, disk_total DOUBLE, disk_free DOUBLE);
+CREATE TABLE IF NOT EXISTS batch_runs (id VARCHAR PRIMARY KEY, engine VARCHAR, mode VARCHAR, status VARCHAR, started_at BIGINT,
+  finished_at BIGINT, watermark BIGINT, records BIGINT, partitions BIGINT, error VARCHAR);
+`;
+
+export type MetaKey = 'watermark' | 'batch_segment';
+
+export class Database {
+  private constructor(readonly instance: DuckDBInstance) {}
+
+  static async open(path: string): Promise<Database> {
+    // Extensions other than the bundled ones would try to download and hang on a closed network.
+    const instance = await DuckDBInstance.create(path, { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+    const db = new Database(instance);
+    const conn = await db.connect();
+    try {
+      await conn.run(SCHEMA);
+    } finally {
+      conn.closeSync();
+    }
+    return db;
+  }
+
+  connect(): Promise<DuckDBConnection> {
+    return this.instance.connect();
+  }
+
+  close(): void {
+    this.instance.closeSync();
+  }
+}
+
+export async function readMeta(conn: DuckDBConnection, key: MetaKey): Promise<number | null> {
+  const rows = (await conn.runAndReadAll('SELECT v FROM meta WHERE k = $k', { k: key })).getRows();
+  return rows.length ? Number(rows[0][0]) : null;
+}
+
+export async function writeMeta(conn: DuckDBConnection, key: MetaKey, value: number): Promise<void> {
+  await conn.run('INSERT OR REPLACE INTO meta VALUES ($k, $v)', { k: key, v: BigInt(value) });
+}
+
+/** Runs `fn` inside a transaction on `conn`; rolls back and rethrows on any error. */
+export async function transaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    const out = await fn();
+    await conn.run('COMMIT');
+    return out;
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A FIFO async lock: the speed tick and the batch swap must not interleave. */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const out = this.tail.then(fn);
+    this.tail = out.catch(() => undefined);
+    return out;
+  }
+}

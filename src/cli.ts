@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { buildApp } from './app.js';
+import { parseFlags } from './cli-flags.js';
 import { ConfigError, flagName, loadConfig, settingsTable } from './config/settings.js';
 import { createLogger } from './log.js';
 
@@ -12,26 +13,6 @@ const USAGE = `hms: health monitor for microservice fleets
   hms convert IN OUT.csv [--compat seed,course]
 
 'hms daemon --help' lists every daemon setting with its environment variable and default.`;
-
-/** `--some-flag value` / `--some-flag=value` / `--bool` to {someFlag: value}; positionals kept apart. */
-export function parseFlags(argv: string[], booleans: string[] = []): { flags: Record<string, string>; positionals: string[] } {
-  const flags: Record<string, string> = {};
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) {
-      positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = (eq > 0 ? a.slice(2, eq) : a.slice(2)).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (eq > 0) flags[name] = a.slice(eq + 1);
-    else if (booleans.includes(name)) flags[name] = 'true';
-    else if (i + 1 < argv.length) flags[name] = argv[++i];
-    else throw new ConfigError(`--${flagName(name)} needs a value`);
-  }
-  return { flags, positionals };
-}
 
 const fail = (message: string, code = 2): number => {
   process.stderr.write(`hms: ${message}\n`);
@@ -99,6 +80,7 @@ async function mock(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => ac.abort());
   const services = num('services', 8);
   const rate = num('rate', 1);
+  if (rate <= 0 || services < 1) throw new ConfigError('--rate must be > 0 and --services at least 1');
   process.stderr.write(`hms mock: ${services} services x ${rate} msg/s -> ${host}:${port}\n`);
   const { sent } = await runFleet(
     { target: { host, port }, services, rate, duration: flags.duration ? num('duration', 0) : undefined, seed: num('seed', 1), real: flags.real === 'true' },

@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseFlags } from './cli-flags.js';
+
+/**
+ * `hms demo`: the daemon (a child process, embedded defaults, free ports), a mock fleet and the dashboard,
+ * in one command. Quitting the dashboard stops the fleet and the daemon; the daemon's logs go to a file.
+ */
+export async function runDemo(argv: string[]): Promise<number> {
+  const { flags } = parseFlags(argv);
+  const dataDir = flags.dataDir ?? (await mkdtemp(join(tmpdir(), 'hms-demo-')));
+  await mkdir(dataDir, { recursive: true });
+  const logPath = join(dataDir, 'daemon.log');
+  const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+  const daemon = spawn(
+    process.execPath,
+    [...process.execArgv, cli, 'daemon', '--data-dir', dataDir, '--udp-port', '0', '--http-port', '0', '--batch-schedule', '0 */2 * * * *'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const logFile = createWriteStream(logPath, { flags: 'a' });
+  const exited = new Promise<number | null>((resolve) => daemon.once('exit', resolve));
+  process.stderr.write(`hms demo: starting the daemon (data in ${dataDir}, logs in ${logPath})\n`);
+  const ports = await new Promise<{ udpPort: number; httpPort: number } | undefined>((resolve) => {
+    createInterface({ input: daemon.stderr! }).on('line', (line) => {
+      logFile.write(`${line}\n`);
+      if (line.includes('"daemon ready"')) resolve(JSON.parse(line));
+    });
+    exited.then(() => resolve(undefined));
+  });
+  if (!ports) {
+    process.stderr.write(`hms demo: the daemon did not start; see ${logPath}\n`);
+    return 1;
+  }
+  const { runFleet } = await import('../mock/fleet.js');
+  const { runTui } = await import('../tui/main.js');
+  const fleet = new AbortController();
+  const mock = runFleet({ target: { host: '127.0.0.1', port: ports.udpPort }, services: 12, rate: 2, seed: 1, real: false }, undefined, fleet.signal).catch(
+    (err) => logFile.write(`mock fleet stopped: ${(err as Error).message}\n`),
+  );
+  let code = 1;
+  try {
+    code = await runTui({ url: `http://127.0.0.1:${ports.httpPort}/graphql` });
+  } finally {
+    fleet.abort();
+    await mock;
+    daemon.kill('SIGTERM');
+    await exited;
+    logFile.end();
+  }
+  process.stderr.write(`hms demo: stopped (data kept in ${dataDir})\n`);
+  return code;
+}

@@ -8,7 +8,7 @@ import { UdpServer } from './ingest/udp-server.js';
 import type { Logger } from './log.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { LocalStore } from './storage/local-store.js';
-import { SegmentLog } from './storage/segment-log.js';
+import { encodeLine, SegmentLog } from './storage/segment-log.js';
 import { Shipper } from './storage/shipper.js';
 import type { MasterStore } from './storage/store.js';
 import { DuckDBBatchEngine } from './views/batch-duckdb.js';
@@ -36,8 +36,8 @@ function createBatchEngine(_config: Config, store: MasterStore): BatchEngine {
   return new DuckDBBatchEngine(store);
 }
 
-async function createSpeedLayer(_config: Config, db: Database): Promise<SpeedLayer> {
-  return DuckDBSpeedLayer.create(db);
+async function createSpeedLayer(config: Config, db: Database): Promise<SpeedLayer> {
+  return DuckDBSpeedLayer.create(db, join(config.dataDir, 'speed'));
 }
 
 export function buildApp(config: Config, log: Logger): App {
@@ -149,7 +149,8 @@ export function buildApp(config: Config, log: Logger): App {
       counters,
       (msg, recvUs) => {
         if (msg.ts < watermark) counters.late++;
-        speed.push(msg, segments.append(msg, recvUs));
+        const line = encodeLine(msg, recvUs);
+        speed.push(line, segments.append(line));
         live.update(msg, recvUs);
       },
       log,

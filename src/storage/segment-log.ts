@@ -96,9 +96,8 @@ export class SegmentLog {
     this.log.info({ segment: id }, 'recovered segment');
   }
 
-  /** Appends one accepted message to the open segment; returns the segment id it went to. Synchronous. */
-  append(m: HealthMessage, recvUs: number): number {
-    const line = encodeLine(m, recvUs);
+  /** Appends one line (see encodeLine) to the open segment; returns the segment id it went to. Synchronous. */
+  append(line: string): number {
     const seg = this.current;
     seg.lines.push(line);
     seg.bytes += line.length;

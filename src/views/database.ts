@@ -12,7 +12,6 @@ CREATE TABLE IF NOT EXISTS batch_minute (service VARCHAR, bucket BIGINT, ${AGG_C
 CREATE TABLE IF NOT EXISTS batch_hour (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL});
 CREATE TABLE IF NOT EXISTS batch_day (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL});
 CREATE TABLE IF NOT EXISTS rt_minute (service VARCHAR, bucket BIGINT, seg BIGINT, ${AGG_COLUMN_DDL}, PRIMARY KEY (service, bucket, seg));
-CREATE TABLE IF NOT EXISTS rt_incoming (service VARCHAR, ts BIGINT, seg BIGINT, cpu DOUBLE, ram_total DOUBLE, ram_free DOUBLE, disk_total DOUBLE, disk_free DOUBLE);
 CREATE TABLE IF NOT EXISTS latest (service VARCHAR PRIMARY KEY, ts BIGINT, recv BIGINT, cpu DOUBLE, ram_total DOUBLE, ram_free DOUBLE, disk_total DOUBLE, disk_free DOUBLE);
 CREATE TABLE IF NOT EXISTS batch_runs (id VARCHAR PRIMARY KEY, engine VARCHAR, mode VARCHAR, status VARCHAR, started_at BIGINT,
   finished_at BIGINT, watermark BIGINT, records BIGINT, partitions BIGINT, error VARCHAR);

@@ -1,19 +1,22 @@
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
-import type { HealthMessage } from '../ingest/message.js';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { segmentName } from '../storage/segment-log.js';
 import type { Database } from './database.js';
 import { Mutex, transaction } from './database.js';
-import { AGG_COLUMNS, minuteAggregate, readSegments, RESOURCES, SEGMENT_OF_FILENAME } from './view-sql.js';
+import { minuteAggregate, readSegments, RESOURCES, SEGMENT_OF_FILENAME } from './view-sql.js';
 
 /**
- * Speed layer, DuckDB engine. Accepted messages are buffered in memory (columns, no per-message objects
- * beyond the decoded one) and merged every tick into `rt_minute`, keyed by (service, minute, segment).
+ * Speed layer, DuckDB engine. Accepted messages are buffered in memory as their segment lines and merged
+ * every tick into `rt_minute`, keyed by (service, minute, segment).
  * Keeping the segment id is what lets a batch run expire exactly the rows it has absorbed: rows with
  * bucket < W from segments the batch read, and nothing else (late arrivals stay until the next run).
  */
 
 export interface SpeedLayer {
   readonly engine: string;
-  push(m: HealthMessage, segment: number): void;
+  /** One accepted message as its segment line (see encodeLine) and the segment it went to. Synchronous. */
+  push(line: string, segment: number): void;
   /** Merges what was pushed since the last tick into the realtime views. */
   tick(): Promise<number>;
   /** Runs `fn` with every pushed message merged and no tick in between (the batch swap). */
@@ -33,43 +36,35 @@ const MERGE_ON_CONFLICT = [
   ),
 ].join(',\n    ');
 
-const MERGE_INCOMING = `INSERT INTO rt_minute ${minuteAggregate('rt_incoming', ['seg'])}
+/** Segment lines from files whose names carry the segment id, with that id as a column. */
+const SEGMENT_ROWS = `(SELECT *, ${SEGMENT_OF_FILENAME} AS seg FROM ${readSegments()})`;
+
+const MERGE_FILES = `INSERT INTO rt_minute ${minuteAggregate(SEGMENT_ROWS, ['seg'])}
 ON CONFLICT (service, bucket, seg) DO UPDATE SET ${MERGE_ON_CONFLICT}`;
-
-interface Columns {
-  service: string[];
-  ts: number[];
-  seg: number[];
-  cpu: number[];
-  ramTotal: number[];
-  ramFree: number[];
-  diskTotal: number[];
-  diskFree: number[];
-}
-
-const emptyColumns = (): Columns => ({ service: [], ts: [], seg: [], cpu: [], ramTotal: [], ramFree: [], diskTotal: [], diskFree: [] });
 
 export class DuckDBSpeedLayer implements SpeedLayer {
   readonly engine = 'duckdb';
-  private pending = emptyColumns();
+  /** Segment lines not merged yet, by segment id. */
+  private pending = new Map<number, string[]>();
   private readonly lock = new Mutex();
+  private batchNo = 0;
 
-  private constructor(private readonly conn: DuckDBConnection) {}
+  private constructor(
+    private readonly conn: DuckDBConnection,
+    private readonly dir: string,
+  ) {}
 
-  static async create(db: Database): Promise<DuckDBSpeedLayer> {
-    return new DuckDBSpeedLayer(await db.connect());
+  /** `dir` holds the short-lived micro-batch files DuckDB reads on each tick. */
+  static async create(db: Database, dir: string): Promise<DuckDBSpeedLayer> {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    return new DuckDBSpeedLayer(await db.connect(), dir);
   }
 
-  push(m: HealthMessage, segment: number): void {
-    const p = this.pending;
-    p.service.push(m.service);
-    p.ts.push(m.ts);
-    p.seg.push(segment);
-    p.cpu.push(m.cpu);
-    p.ramTotal.push(m.ramTotal);
-    p.ramFree.push(m.ramFree);
-    p.diskTotal.push(m.diskTotal);
-    p.diskFree.push(m.diskFree);
+  push(line: string, segment: number): void {
+    const lines = this.pending.get(segment);
+    if (lines) lines.push(line);
+    else this.pending.set(segment, [line]);
   }
 
   tick(): Promise<number> {
@@ -83,36 +78,30 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     });
   }
 
+  /**
+   * Hands the micro-batch to DuckDB as one JSON-lines file per segment: a single write from JS, and the
+   * parsing and aggregation run on DuckDB's threads, not on the event loop that receives datagrams.
+   */
   private async merge(): Promise<number> {
-    const p = this.pending;
-    const n = p.ts.length;
-    if (n === 0) return 0;
-    this.pending = emptyColumns();
+    if (this.pending.size === 0) return 0;
+    const batch = this.pending;
+    this.pending = new Map();
+    const files: string[] = [];
+    let n = 0;
     try {
-      const appender = await this.conn.createAppender('rt_incoming');
-      for (let i = 0; i < n; i++) {
-        appender.appendVarchar(p.service[i]);
-        appender.appendBigInt(BigInt(p.ts[i]));
-        appender.appendBigInt(BigInt(p.seg[i]));
-        appender.appendDouble(p.cpu[i]);
-        appender.appendDouble(p.ramTotal[i]);
-        appender.appendDouble(p.ramFree[i]);
-        appender.appendDouble(p.diskTotal[i]);
-        appender.appendDouble(p.diskFree[i]);
-        appender.endRow();
+      for (const [seg, lines] of batch) {
+        const path = join(this.dir, `tick-${++this.batchNo}-${segmentName(seg, 'jsonl')}`);
+        await writeFile(path, lines.join(''));
+        files.push(path);
+        n += lines.length;
       }
-      appender.closeSync();
-      await transaction(this.conn, async () => {
-        await this.conn.run(MERGE_INCOMING);
-        await this.conn.run('DELETE FROM rt_incoming');
-      });
+      await this.conn.run(MERGE_FILES, { files: listValue(files) }, { files: LIST(VARCHAR) });
     } catch (err) {
-      // Put the rows back so the next tick retries them: the realtime views never silently miss data.
-      await this.conn.run('DELETE FROM rt_incoming').catch(() => undefined);
-      const next = this.pending;
-      this.pending = p;
-      for (const k of Object.keys(p) as (keyof Columns)[]) (p[k] as unknown[]).push(...next[k]);
+      // Put the lines back so the next tick retries them: the realtime views never silently miss data.
+      for (const [seg, lines] of batch) this.pending.set(seg, lines.concat(this.pending.get(seg) ?? []));
       throw err;
+    } finally {
+      await Promise.all(files.map((f) => rm(f, { force: true })));
     }
     return n;
   }
@@ -121,12 +110,10 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     return this.lock.run(async () => {
       await transaction(this.conn, async () => {
         await this.conn.run('DELETE FROM rt_minute');
-        await this.conn.run('DELETE FROM rt_incoming');
         if (paths.length === 0) return;
-        const source = `(SELECT *, ${SEGMENT_OF_FILENAME} AS seg FROM ${readSegments()})`;
         const notAbsorbed = 'NOT (ts < $w AND seg <= $bseg)';
         await this.conn.run(
-          `INSERT INTO rt_minute ${minuteAggregate(source, ['seg'], notAbsorbed)}`,
+          `INSERT INTO rt_minute ${minuteAggregate(SEGMENT_ROWS, ['seg'], notAbsorbed)}`,
           { files: listValue(paths), w: BigInt(watermark ?? 0), bseg: BigInt(batchSegment ?? -1) },
           { files: LIST(VARCHAR) },
         );
@@ -140,5 +127,3 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     await this.lock.run(async () => this.conn.closeSync());
   }
 }
-
-export const RT_COLUMNS = ['service', 'bucket', 'seg', ...AGG_COLUMNS];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { HealthMessage } from '../../src/ingest/message.js';
 import { LocalStore } from '../../src/storage/local-store.js';
-import { SegmentLog } from '../../src/storage/segment-log.js';
+import { encodeLine, SegmentLog } from '../../src/storage/segment-log.js';
 import { Shipper } from '../../src/storage/shipper.js';
 import { DuckDBBatchEngine } from '../../src/views/batch-duckdb.js';
 import { BatchLayer } from '../../src/views/batch-layer.js';
@@ -22,7 +22,7 @@ export async function buildPipeline(dir?: string) {
   const segments = new SegmentLog({ dir: join(root, 'segments'), flushIntervalMs: 60_000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, minNextId: 1 }, log);
   await segments.start();
   const shipper = new Shipper(segments, store, log, segments.currentId - 1);
-  const speed = await DuckDBSpeedLayer.create(db);
+  const speed = await DuckDBSpeedLayer.create(db, join(root, 'speed'));
   const query = await QueryService.create(db);
   const batch = new BatchLayer({
     db,
@@ -50,7 +50,10 @@ export async function buildPipeline(dir?: string) {
     query,
     batch,
     ingest(msgs: HealthMessage[]) {
-      for (const m of msgs) speed.push(m, segments.append(m, clock.now));
+      for (const m of msgs) {
+        const line = encodeLine(m, clock.now);
+        speed.push(line, segments.append(line));
+      }
     },
     async close() {
       await segments.close();

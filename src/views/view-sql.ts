@@ -45,7 +45,7 @@ const RAW_AGGS = [
   ),
 ].join(',\n  ');
 
-const MERGE_AGGS = [
+export const MERGE_AGGREGATES = [
   'CAST(sum(n) AS BIGINT) AS n',
   ...RESOURCES.map(
     (r) =>
@@ -64,11 +64,9 @@ FROM (SELECT ${keys}${QUANTIZED} FROM ${source} WHERE ${where})
 GROUP BY ALL`;
 }
 
-/** Merges bucket rows of `source` into coarser `stepUs` buckets (or by `groupBy` expressions). */
+/** Merges bucket rows of `source` grouped by the `groupBy` expressions (coarser buckets, or a whole window). */
 export function rollup(source: string, groupBy: string, where = 'TRUE'): string {
-  return `SELECT ${groupBy}, ${MERGE_AGGS}
+  return `SELECT ${groupBy}, ${MERGE_AGGREGATES}
 FROM ${source} WHERE ${where}
 GROUP BY ALL`;
 }
-
-export const MERGE_AGGREGATES = MERGE_AGGS;

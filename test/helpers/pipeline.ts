@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { mulberry32 } from '../../mock/random.js';
 import type { HealthMessage } from '../../src/ingest/message.js';
 import { LocalStore } from '../../src/storage/local-store.js';
 import { encodeLine, SegmentLog } from '../../src/storage/segment-log.js';
@@ -65,17 +66,8 @@ export async function buildPipeline(dir?: string) {
   };
 }
 
-/** A small deterministic PRNG (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The mock fleet's deterministic PRNG. */
+export const random = mulberry32;
 
 export function randomMessages(rnd: () => number, n: number, fromUs: number, toUs: number, services = ['orders', 'payments', 'search']): HealthMessage[] {
   const out: HealthMessage[] = [];

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../log.js';
-import type { SegmentLog } from './segment-log.js';
+import { type SegmentLog, segmentName } from './segment-log.js';
 import { type MasterStore, splitByPartition } from './store.js';
 
 export interface ShipResult {
@@ -55,7 +55,7 @@ export class Shipper {
       try {
         const data = await readFile(seg.path);
         for (const [partition, lines] of splitByPartition(data)) {
-          await this.store.put(partition, `seg-${String(seg.id).padStart(12, '0')}.jsonl`, Buffer.concat(lines));
+          await this.store.put(partition, segmentName(seg.id, 'jsonl'), Buffer.concat(lines));
         }
         await this.segments.remove(seg);
         this.highestShipped = Math.max(this.highestShipped, seg.id);

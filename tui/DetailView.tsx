@@ -1,0 +1,106 @@
+import { Box, Text } from 'ink';
+import { CHART_METRICS, type ChartMetric, renderChart } from './chart.js';
+import type { DetailWindow } from './detail-window.js';
+import { fitText, formatAgo, formatClock, formatExact, formatFixed1, formatGb, formatPct } from './format.js';
+import { HEALTH_LOOK, useTint } from './theme.js';
+import type { ServiceRow } from './types.js';
+import type { ServiceDetail } from './use-service-detail.js';
+
+export interface DetailViewProps {
+  service: string;
+  /** The live row from the subscription; undefined when the service left the fleet. */
+  row: ServiceRow | undefined;
+  detail: ServiceDetail;
+  window: DetailWindow;
+  chart: ChartMetric;
+  now: number;
+  width: number;
+  height: number;
+  stale: boolean;
+}
+
+const RESOURCES = [
+  { key: 'cpu', label: 'CPU %' },
+  { key: 'ram', label: 'RAM used %' },
+  { key: 'disk', label: 'Disk used %' },
+] as const;
+
+/** Lines above the chart; the chart gets the rest of `height`. */
+const FIXED_LINES = 8;
+
+export function DetailView({ service, row, detail, window, chart, now, width, height, stale }: DetailViewProps) {
+  const tint = useTint();
+  const look = row ? HEALTH_LOOK[row.health] : undefined;
+  const s = detail.stats;
+  const withDate = window.ms > 3_600_000;
+  const chartLabel = CHART_METRICS.find((m) => m.key === chart)?.label ?? chart;
+  const statLine = (label: string, cells: string[]): string =>
+    fitText(label, 13) + cells.map((c, i) => fitText(c, i === 3 ? (withDate ? 14 : 10) : 8, 'right')).join('');
+  let body: string[];
+  if (detail.loading && !s) body = ['loading stats…', '', '', ''];
+  else if (!s) body = [`no messages from ${service} in the last ${window.label}`, '', '', ''];
+  else
+    body = [
+      statLine('', ['mean', 'min', 'max', 'peak at']),
+      ...RESOURCES.map((r) =>
+        statLine(r.label, [
+          formatFixed1(s[r.key].mean),
+          formatFixed1(s[r.key].min),
+          formatFixed1(s[r.key].max),
+          formatClock(s[r.key].peakAt, withDate),
+        ]),
+      ),
+    ];
+  const chartLines = renderChart(detail.series, {
+    from: detail.from,
+    to: detail.to,
+    stepMs: window.stepMs,
+    width,
+    height: Math.max(2, height - FIXED_LINES - 1),
+    metric: chart,
+    withDate,
+  });
+  return (
+    <Box flexDirection="column" height={height} width={width}>
+      <Text wrap="truncate" bold>
+        {`${service}  `}
+        {look ? <Text color={tint(look.color)}>{`${look.symbol} ${look.word}`}</Text> : <Text>gone from the fleet</Text>}
+        {row && row.reasons.length > 0 ? <Text bold={false}>{`  ${row.reasons.join('; ')}`}</Text> : null}
+      </Text>
+      <Text wrap="truncate">
+        {`window ${window.label}`}
+        {s
+          ? ` · ${formatExact(s.count)} messages: batch ${formatExact(s.batchCount)} + realtime ${formatExact(s.realtimeCount)}`
+          : ''}
+      </Text>
+      {body.map((line, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: fixed positions
+        <Text key={i} wrap="truncate" dimColor={stale || (detail.loading && !s)}>
+          {line || ' '}
+        </Text>
+      ))}
+      <Text wrap="truncate" dimColor={stale}>
+        {row
+          ? `now  CPU ${formatPct(row.cpu)}  RAM ${formatPct(row.ramUsed)} free ${formatGb(row.ramFreeGb)} GB  disk ${formatPct(
+              row.diskUsed,
+            )} free ${formatGb(row.diskFreeGb)} GB  seen ${formatAgo(row.lastSeen, now)}`
+          : 'now  no live data'}
+      </Text>
+      {detail.error ? (
+        <Text wrap="truncate" color={tint('red')}>
+          {`could not load history: ${detail.error}${s ? ' (showing the previous answer)' : ''}`}
+        </Text>
+      ) : (
+        <Text wrap="truncate" bold>
+          {`${chartLabel}, mean per column over ${window.label}${detail.loading ? ' (loading…)' : ''}`}
+        </Text>
+      )}
+      {chartLines.map((line, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: fixed positions
+        <Text key={i} wrap="truncate" color={i < chartLines.length - 1 ? tint('cyan') : undefined} dimColor={stale}>
+          {line}
+        </Text>
+      ))}
+    </Box>
+  );
+}

@@ -1,0 +1,35 @@
+import { Box, Text } from 'ink';
+import { HEALTH_LOOK } from './theme.js';
+
+const KEYS: readonly [string, string][] = [
+  ['↑ ↓  j k', 'move (PgUp PgDn page, g G first and last)'],
+  ['Enter', 'details of the selected service'],
+  ['/', 'filter by name, or a health word (crit, silent, warn, ok)'],
+  ['s', 'cycle the sort: health, cpu, ram, disk, free disk, last seen, name'],
+  ['b', 'run a batch now: asks y (incremental), f (full recompute), n'],
+  ['w  c  r', 'detail view: window 1h/24h/7d, chart CPU/RAM/disk, reload'],
+  ['Esc', 'back; clears the filter in the table'],
+  ['?', 'this help'],
+  ['q  Ctrl-C', 'quit'],
+];
+
+export function HelpView({ height }: { height: number }) {
+  const health = (['CRIT', 'SILENT', 'WARN', 'OK'] as const).map((h) => `${HEALTH_LOOK[h].symbol} ${HEALTH_LOOK[h].word}`);
+  return (
+    <Box flexDirection="column" height={height}>
+      <Text bold>Keys</Text>
+      {KEYS.map(([k, what]) => (
+        <Text key={k} wrap="truncate">
+          {`  ${k.padEnd(11)} ${what}`}
+        </Text>
+      ))}
+      <Text bold>Health, worst first</Text>
+      <Text wrap="truncate">{`  ${health.join('   ')}   (SILENT: no message lately)`}</Text>
+      <Text bold>Columns</Text>
+      <Text wrap="truncate">  CPU RAM DISK: latest use, %.  FREE GB: free disk.  SEEN: since the last message</Text>
+      <Text wrap="truncate">  CPU 15m, RAM 15m: peaks over the last 15 minutes, gathered while this runs.</Text>
+      <Text bold>Connection</Text>
+      <Text wrap="truncate">  ● live   ↻ reconnecting: the last data stays on screen, marked STALE.</Text>
+    </Box>
+  );
+}

@@ -1,0 +1,175 @@
+/**
+ * The dashboard's keyboard state machine, pure: (state, key) -> (state, effect). The component keeps the state
+ * in a ref and applies keys synchronously, because React renders after a macrotask and keys typed or pasted
+ * faster than that must each see the state the previous one left.
+ */
+import type { Key } from 'ink';
+import { CHART_METRICS } from './chart.js';
+import { DETAIL_WINDOWS } from './detail-window.js';
+import { filterServices, nextSortKey, type SortKey, sortServices } from './service-order.js';
+import type { ServiceRow } from './types.js';
+
+export type View = 'table' | 'detail' | 'help';
+
+export interface UiState {
+  view: View;
+  /** Where Esc in the help screen returns to. */
+  helpFrom: View;
+  sortKey: SortKey;
+  filter: string;
+  editingFilter: boolean;
+  /** The selected service by name (rows re-sort under it) and the row it was last seen at. */
+  selection: { name: string | null; index: number };
+  detailName: string | null;
+  windowIndex: number;
+  chartIndex: number;
+  /** Bumped by `r` to reload the detail view. */
+  reload: number;
+  confirming: boolean;
+}
+
+export const INITIAL_UI: UiState = {
+  view: 'table',
+  helpFrom: 'table',
+  sortKey: 'health',
+  filter: '',
+  editingFilter: false,
+  selection: { name: null, index: 0 },
+  detailName: null,
+  windowIndex: 0,
+  chartIndex: 0,
+  reload: 0,
+  confirming: false,
+};
+
+export type Effect =
+  | { type: 'quit' }
+  | { type: 'batch'; full: boolean }
+  | { type: 'batch-busy' }
+  | { type: 'clear-notice' };
+
+export interface KeyContext {
+  /** The latest push, unsorted. */
+  services: readonly ServiceRow[];
+  /** Rows per page for PgUp/PgDn. */
+  pageSize: number;
+  /** A batch requested from this dashboard is still running. */
+  batchBusy: boolean;
+}
+
+/** Just the key fields the machine reads, so tests can build keys by hand. */
+export type KeyLike = Pick<
+  Key,
+  | 'upArrow'
+  | 'downArrow'
+  | 'leftArrow'
+  | 'rightArrow'
+  | 'pageUp'
+  | 'pageDown'
+  | 'home'
+  | 'end'
+  | 'return'
+  | 'escape'
+  | 'ctrl'
+  | 'meta'
+  | 'backspace'
+  | 'delete'
+>;
+
+let cache: { services: readonly ServiceRow[]; sortKey: SortKey; filter: string; rows: readonly ServiceRow[] } | null = null;
+
+/** Sorted then filtered; memoised on its inputs because both the render and every keypress ask for it. */
+export function visibleRows(services: readonly ServiceRow[], sortKey: SortKey, filter: string): readonly ServiceRow[] {
+  if (cache && cache.services === services && cache.sortKey === sortKey && cache.filter === filter) return cache.rows;
+  const rows = filterServices(sortServices(services, sortKey), filter);
+  cache = { services, sortKey, filter, rows };
+  return rows;
+}
+
+/** Index of the selected row in `rows`: where its service is now, else the row it was at (clamped); -1 if none. */
+export function selectedIndex(rows: readonly ServiceRow[], selection: UiState['selection']): number {
+  const found = selection.name === null ? -1 : rows.findIndex((r) => r.service === selection.name);
+  return found >= 0 ? found : Math.min(selection.index, rows.length - 1);
+}
+
+type Result = { ui: UiState; effect?: Effect };
+
+function moveTo(ui: UiState, rows: readonly ServiceRow[], index: number): UiState {
+  if (rows.length === 0) return ui;
+  const i = Math.max(0, Math.min(rows.length - 1, index));
+  const name = rows[i]!.service;
+  return { ...ui, selection: { name, index: i }, detailName: ui.view === 'detail' ? name : ui.detailName };
+}
+
+function navigate(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): UiState | null {
+  const rows = visibleRows(ctx.services, ui.sortKey, ui.filter);
+  const at = selectedIndex(rows, ui.selection);
+  const page = Math.max(1, ctx.pageSize);
+  if (key.upArrow || input === 'k') return moveTo(ui, rows, at - 1);
+  if (key.downArrow || input === 'j') return moveTo(ui, rows, at + 1);
+  if (key.pageUp) return moveTo(ui, rows, at - page);
+  if (key.pageDown) return moveTo(ui, rows, at + page);
+  if (key.home || input === 'g') return moveTo(ui, rows, 0);
+  if (key.end || input === 'G') return moveTo(ui, rows, rows.length - 1);
+  return null;
+}
+
+const isEnter = (input: string, key: KeyLike): boolean => key.return || input === '\n' || input === '\r';
+
+function filterKey(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): Result {
+  if (key.escape) return { ui: { ...ui, filter: '', editingFilter: false } };
+  if (isEnter(input, key)) return { ui: { ...ui, editingFilter: false } };
+  if (key.backspace || key.delete) return { ui: { ...ui, filter: Array.from(ui.filter).slice(0, -1).join('') } };
+  if (input === 'u' && key.ctrl) return { ui: { ...ui, filter: '' } };
+  if (key.upArrow || key.downArrow || key.pageUp || key.pageDown) return { ui: navigate(ui, '', key, ctx) ?? ui };
+  if (!input || key.ctrl || key.meta) return { ui };
+  // Pasted text arrives as one string; control characters in it are dropped.
+  const printable = Array.from(input)
+    .filter((ch) => ch >= ' ' && ch !== '\u007f')
+    .join('');
+  if (!printable) return { ui };
+  // A new filter puts the cursor on the first service it matches.
+  const filter = ui.filter + printable;
+  const first = visibleRows(ctx.services, ui.sortKey, filter)[0];
+  return { ui: { ...ui, filter, selection: { name: first?.service ?? null, index: 0 } } };
+}
+
+export function handleKey(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): Result {
+  if (input === 'c' && key.ctrl) return { ui, effect: { type: 'quit' } };
+  if (ui.editingFilter) return filterKey(ui, input, key, ctx);
+  if (ui.confirming) {
+    if (input === 'y' || input === 'Y') return { ui: { ...ui, confirming: false }, effect: { type: 'batch', full: false } };
+    if (input === 'f' || input === 'F') return { ui: { ...ui, confirming: false }, effect: { type: 'batch', full: true } };
+    if (input === 'n' || input === 'N' || key.escape) return { ui: { ...ui, confirming: false } };
+    if (input === 'q') return { ui, effect: { type: 'quit' } };
+    return { ui };
+  }
+  if (input === 'q') return { ui, effect: { type: 'quit' } };
+  if (ui.view === 'help') {
+    return key.escape || input === '?' ? { ui: { ...ui, view: ui.helpFrom } } : { ui };
+  }
+  if (input === '?') return { ui: { ...ui, view: 'help', helpFrom: ui.view } };
+  if (input === 'b') return ctx.batchBusy ? { ui, effect: { type: 'batch-busy' } } : { ui: { ...ui, confirming: true } };
+
+  if (ui.view === 'detail') {
+    if (key.escape || key.leftArrow || input === 'h') return { ui: { ...ui, view: 'table' } };
+    if (input === 'w') return { ui: { ...ui, windowIndex: (ui.windowIndex + 1) % DETAIL_WINDOWS.length } };
+    if (input === 'c') return { ui: { ...ui, chartIndex: (ui.chartIndex + 1) % CHART_METRICS.length } };
+    if (input === 'r') return { ui: { ...ui, reload: ui.reload + 1 } };
+    return { ui: navigate(ui, input, key, ctx) ?? ui };
+  }
+
+  const moved = navigate(ui, input, key, ctx);
+  if (moved) return { ui: moved };
+  if (isEnter(input, key) || key.rightArrow || input === 'l') {
+    const rows = visibleRows(ctx.services, ui.sortKey, ui.filter);
+    const at = selectedIndex(rows, ui.selection);
+    const row = rows[at];
+    if (!row) return { ui };
+    return { ui: { ...ui, view: 'detail', detailName: row.service, selection: { name: row.service, index: at } } };
+  }
+  if (input === '/') return { ui: { ...ui, editingFilter: true } };
+  if (input === 's') return { ui: { ...ui, sortKey: nextSortKey(ui.sortKey) } };
+  if (key.escape) return { ui: { ...ui, filter: '' }, effect: { type: 'clear-notice' } };
+  return { ui };
+}

@@ -1,0 +1,60 @@
+/** Short, fixed-width renderings of numbers and times for an 80-column screen. */
+
+/** "4s", "12m", "5h", "3d": the coarsest unit that keeps two significant figures readable. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+/** "4s ago"; clock skew that puts `then` in the future reads as "0s ago". */
+export function formatAgo(then: number, now: number): string {
+  return `${formatDuration(now - then)} ago`;
+}
+
+/** Integer percent for the table: "42%". */
+export const formatPct = (v: number): string => (Number.isFinite(v) ? `${Math.round(v)}%` : '-');
+
+/** One decimal for the detail view: "42.5". */
+export const formatFixed1 = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : '-');
+
+/** Free space in GB: one decimal under 100 GB, whole GB above. */
+export const formatGb = (v: number): string => (!Number.isFinite(v) ? '-' : v < 100 ? v.toFixed(1) : v.toFixed(0));
+
+/** Compact counts for the header: 999, 12.3k, 1.23M, 4.56G. */
+export function formatCount(n: number | null | undefined): string {
+  if (n == null || !Number.isFinite(n)) return '-';
+  const a = Math.abs(n);
+  if (a < 1000) return String(Math.round(n));
+  if (a < 1e6) return `${(n / 1e3).toFixed(a < 1e4 ? 2 : 1)}k`;
+  if (a < 1e9) return `${(n / 1e6).toFixed(a < 1e7 ? 2 : 1)}M`;
+  return `${(n / 1e9).toFixed(2)}G`;
+}
+
+/** Exact counts with thousands separators for the detail view: 3,600. */
+export const formatExact = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/** Rate with one decimal when small: "0.5", "12", "1.20k". */
+export const formatRate = (n: number | null | undefined): string =>
+  n != null && Number.isFinite(n) && Math.abs(n) < 10 ? n.toFixed(1) : formatCount(n);
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Local wall-clock time, "14:02:11"; with `withDate`, "Nov 27 14:02" (a 7-day window spans dates). */
+export function formatClock(ms: number, withDate = false): string {
+  const d = new Date(ms);
+  const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  return withDate ? `${MONTHS[d.getMonth()]} ${pad2(d.getDate())} ${hm}` : `${hm}:${pad2(d.getSeconds())}`;
+}
+
+/** Pads or cuts `s` to exactly `width` columns (cut text ends in "…"). Service names are ASCII in practice. */
+export function fitText(s: string, width: number, align: 'left' | 'right' = 'left'): string {
+  if (width <= 0) return '';
+  const chars = Array.from(s);
+  if (chars.length > width) return width === 1 ? '…' : `${chars.slice(0, width - 1).join('')}…`;
+  const gap = ' '.repeat(width - chars.length);
+  return align === 'left' ? s + gap : gap + s;
+}

@@ -1,0 +1,110 @@
+/**
+ * What the dashboard works with: the GraphQL shapes of design.md with every DateTime turned into epoch
+ * milliseconds (the unit of Date.now()), so components compare times without parsing.
+ */
+import type { Health, Step } from '../src/api.js';
+
+export type { Health, Step };
+
+export interface ServiceRow {
+  service: string;
+  health: Health;
+  /** Why the health is not OK (empty when OK). */
+  reasons: string[];
+  /** Epoch ms of the newest message. */
+  lastSeen: number;
+  cpu: number;
+  ramUsed: number;
+  diskUsed: number;
+  ramFreeGb: number;
+  diskFreeGb: number;
+}
+
+export interface ResourceStat {
+  mean: number;
+  min: number;
+  max: number;
+  /** Epoch ms of the max. */
+  peakAt: number;
+}
+
+export interface ServiceStatsView {
+  service: string;
+  count: number;
+  batchCount: number;
+  realtimeCount: number;
+  cpu: ResourceStat;
+  ram: ResourceStat;
+  disk: ResourceStat;
+}
+
+export interface BucketView {
+  start: number;
+  count: number;
+  cpu: ResourceStat;
+  ram: ResourceStat;
+  disk: ResourceStat;
+}
+
+export interface BatchRunView {
+  id: string;
+  engine: string;
+  /** RUNNING | SUCCEEDED | FAILED */
+  status: string;
+  /** INCREMENTAL | FULL */
+  mode: string;
+  startedAt: number;
+  finishedAt: number | null;
+  watermark: number | null;
+  records: number | null;
+  partitions: number | null;
+  error: string | null;
+}
+
+export interface PipelineView {
+  received: number;
+  accepted: number;
+  rejected: number;
+  late: number;
+  kernelDrops: number | null;
+  rejectedBy: { reason: string; count: number }[];
+  watermark: number | null;
+  lastBatch: BatchRunView | null;
+  backlogSegments: number;
+  storage: string;
+  batchEngine: string;
+  speedEngine: string;
+  messagesPerSecond: number;
+  recvBufferBytes: number;
+  startedAt: number;
+}
+
+export type ConnectionState =
+  | { status: 'connecting'; lastError?: string }
+  | { status: 'connected'; since: number }
+  | {
+      status: 'reconnecting';
+      /** 1 for the first retry after a loss. */
+      attempt: number;
+      /** Epoch ms of the next attempt; null while an attempt is in flight. */
+      nextRetryAt: number | null;
+      lastError?: string;
+    };
+
+export type Unsubscribe = () => void;
+
+/**
+ * The dashboard's port to the daemon. tui/client.ts implements it over graphql-ws; tests pass a fake.
+ * Subscriptions survive reconnects: the implementation re-subscribes and keeps calling `onData`.
+ */
+export interface DashboardClient {
+  connection(): ConnectionState;
+  onConnection(listener: (state: ConnectionState) => void): Unsubscribe;
+  subscribeServices(onData: (rows: ServiceRow[]) => void, onError: (message: string) => void): Unsubscribe;
+  subscribePipeline(onData: (p: PipelineView) => void, onError: (message: string) => void): Unsubscribe;
+  /** Window [fromMs, toMs). */
+  stats(fromMs: number, toMs: number, service?: string): Promise<ServiceStatsView[]>;
+  series(service: string, fromMs: number, toMs: number, step: Step): Promise<BucketView[]>;
+  runBatch(full: boolean): Promise<BatchRunView>;
+  close(): void;
+}

@@ -46,6 +46,8 @@ export function encodeLine(m: HealthMessage, recvUs: number): string {
 
 export class SegmentLog {
   private current!: OpenSegment;
+  /** Sealed in memory, file not yet complete and renamed (a failed seal is retried on the next tick). */
+  private retired: OpenSegment[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private flushedMessages = 0;
@@ -102,7 +104,7 @@ export class SegmentLog {
     seg.lines.push(line);
     seg.bytes += line.length;
     this.appendedMessages++;
-    if (seg.bytes >= this.opts.maxBytes) void this.seal();
+    if (seg.bytes >= this.opts.maxBytes) this.seal().catch(() => undefined); // logged and retried by the writer
     return seg.id;
   }
 
@@ -121,14 +123,16 @@ export class SegmentLog {
 
   private tick(): void {
     const seg = this.current;
-    if (seg.bytes > 0 && Date.now() - seg.openedAt >= this.opts.maxAgeMs) void this.seal();
-    else void this.flush();
+    const done = seg.bytes > 0 && Date.now() - seg.openedAt >= this.opts.maxAgeMs ? this.seal() : this.flush();
+    done.catch(() => undefined); // failures are logged and counted where they happen, and retried next tick
   }
 
   /** Writes and fsyncs what was appended so far. Serialised with seals. */
   flush(): Promise<void> {
-    const seg = this.current;
-    return this.enqueue(() => this.write(seg));
+    return this.enqueue(async () => {
+      await this.finishRetired();
+      await this.write(this.current);
+    });
   }
 
   /**
@@ -139,13 +143,28 @@ export class SegmentLog {
     const seg = this.current;
     if (seg.bytes === 0) return this.enqueue(async () => undefined);
     this.current = this.fresh(seg.id + 1);
+    this.retired.push(seg);
     return this.enqueue(async () => {
-      await this.write(seg);
-      await seg.fh?.close();
-      await rename(join(this.opts.dir, segmentName(seg.id, 'open')), join(this.opts.dir, segmentName(seg.id, 'jsonl')));
-      await this.syncDir();
+      await this.finishRetired();
       return seg.id;
     });
+  }
+
+  /** Completes sealed segments in id order: last lines written and fsynced, closed, renamed. */
+  private async finishRetired(): Promise<void> {
+    while (this.retired.length) {
+      const seg = this.retired[0];
+      await this.write(seg);
+      if (!seg.fh) {
+        // Nothing ever reached the disk for it (every write failed until now): create it empty to rename.
+        seg.fh = await open(join(this.opts.dir, segmentName(seg.id, 'open')), 'a');
+      }
+      await seg.fh.close();
+      seg.fh = undefined;
+      await rename(join(this.opts.dir, segmentName(seg.id, 'open')), join(this.opts.dir, segmentName(seg.id, 'jsonl')));
+      await this.syncDir();
+      this.retired.shift();
+    }
   }
 
   private enqueue<T>(op: () => Promise<T>): Promise<T> {

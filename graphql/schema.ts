@@ -4,7 +4,7 @@
  */
 import type { GraphQLSchema } from 'graphql';
 import { createSchema } from 'graphql-yoga';
-import type { HmsApi, Step } from '../src/api.js';
+import type { Alert, HmsApi, Step } from '../src/api.js';
 import { DateTime } from './datetime.js';
 import { callCore, userError } from './errors.js';
 import { ticks } from './ticks.js';
@@ -21,14 +21,24 @@ export const typeDefs = /* GraphQL */ `
     stats(from: DateTime!, to: DateTime!, service: String): [ServiceStats!]!
     series(service: String!, from: DateTime!, to: DateTime!, step: Step!): [Bucket!]!
     pipeline: Pipeline!
+    "Newest first (at most 1000). active: true gives FIRING alerts only, false RESOLVED only."
+    alerts(active: Boolean, service: String): [Alert!]!
+    "Silences in force now."
+    silences: [Silence!]!
   }
   type Mutation {
     "Incremental unless full is true."
     runBatch(full: Boolean): BatchRun!
+    "Suppresses notifications for matching alerts until the given time. service may be a glob (payments-*); no rule means every rule."
+    silence(service: String!, rule: String, until: DateTime!, reason: String): Silence!
+    "Ends a silence now; false when no silence in force has that id."
+    unsilence(id: String!): Boolean!
   }
   type Subscription {
     services: [ServiceHealth!]!
     pipeline: Pipeline!
+    "Every alert state change (FIRING, RESOLVED), as it happens."
+    alerts: Alert!
   }
 
   type ServiceHealth {
@@ -42,6 +52,36 @@ export const typeDefs = /* GraphQL */ `
     diskUsed: Float!
     ramFreeGb: Float!
     diskFreeGb: Float!
+    "When disk used reaches 100% at the recent least-squares trend; null without a trustworthy upward trend."
+    diskFullAt: DateTime
+    "As diskFullAt, for RAM."
+    ramFullAt: DateTime
+  }
+  type Alert {
+    id: String!
+    service: String!
+    "cpu | ram | disk | diskFree | silent | diskFull | ramFull"
+    rule: String!
+    severity: Health!
+    "FIRING | RESOLVED"
+    state: String!
+    "When the condition began (silent: the last message before the silence)."
+    startedAt: DateTime!
+    endedAt: DateTime
+    "At firing: percent (cpu, ram, disk), GB (diskFree), seconds without a message (silent), hours until full (diskFull, ramFull)."
+    value: Float
+    message: String!
+    "Covered by a silence in force now: no notifications are sent for it."
+    silenced: Boolean!
+  }
+  type Silence {
+    id: String!
+    "A service name or glob."
+    service: String!
+    "Null: every rule."
+    rule: String
+    until: DateTime!
+    reason: String
   }
   "ram and disk are used-percent."
   type Resource { mean: Float!  min: Float!  max: Float!  peakAt: DateTime! }
@@ -103,6 +143,49 @@ export interface SchemaOptions {
   shutdown?: AbortSignal;
 }
 
+/** Alerts that a stalled subscriber has not taken yet, at most; older ones are dropped so memory stays bounded. */
+const MAX_PENDING_ALERTS = 1000;
+
+/**
+ * The alert subscription's source: pushes from the core, pulled by the client. Ends when the client leaves
+ * (return()) or the server stops; either way the core listener is removed.
+ */
+function alertEvents(api: HmsApi, shutdown?: AbortSignal): AsyncGenerator<Alert, void, unknown> {
+  const pending: Alert[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  const unsubscribe = api.subscribeAlerts((alert) => {
+    if (pending.length >= MAX_PENDING_ALERTS) pending.shift();
+    pending.push(alert);
+    wake?.();
+  });
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    unsubscribe();
+    shutdown?.removeEventListener('abort', end);
+    wake?.();
+  };
+  if (shutdown?.aborted) end();
+  else shutdown?.addEventListener('abort', end, { once: true });
+  async function* run(): AsyncGenerator<Alert, void, unknown> {
+    while (!ended) {
+      const next = pending.shift();
+      if (next) yield next;
+      else await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  }
+  const gen = run();
+  const finish = gen.return.bind(gen);
+  // return() queues behind a pending next() that waits for an alert: end the wait first (as ticks.ts does).
+  gen.return = (value) => {
+    end();
+    return finish(value);
+  };
+  return gen;
+}
+
 interface Window {
   from: number;
   to: number;
@@ -136,14 +219,24 @@ export function createHmsSchema(api: HmsApi, opts: SchemaOptions = {}): GraphQLS
           return callCore(() => api.series(args.service, args.from, args.to, args.step));
         },
         pipeline: () => callCore(() => api.pipeline()),
+        alerts: (_: unknown, args: { active?: boolean | null; service?: string | null }) =>
+          callCore(() => api.alerts({ active: args.active ?? undefined, service: args.service ?? undefined })),
+        silences: () => callCore(() => api.silences()),
       },
       Mutation: {
         runBatch: (_: unknown, { full }: { full?: boolean | null }) =>
           callCore(() => api.runBatch(full == null ? {} : { full })),
+        silence: (_: unknown, args: { service: string; rule?: string | null; until: number; reason?: string | null }) =>
+          callCore(() => api.silence({ service: args.service, rule: args.rule ?? null, until: args.until, reason: args.reason ?? null })),
+        unsilence: (_: unknown, { id }: { id: string }) => callCore(() => api.unsilence(id)),
       },
       Subscription: {
         services: live(() => api.services()),
         pipeline: live(() => api.pipeline()),
+        alerts: {
+          subscribe: () => alertEvents(api, opts.shutdown),
+          resolve: (alert: Alert) => alert,
+        },
       },
     },
   });

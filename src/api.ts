@@ -19,6 +19,10 @@ export interface ServiceHealth {
   diskUsed: number;
   ramFreeGb: number;
   diskFreeGb: number;
+  /** When disk used % reaches 100 at the recent trend; null or absent when there is no trustworthy upward trend. */
+  diskFullAt?: number | null;
+  /** As diskFullAt, for RAM. */
+  ramFullAt?: number | null;
 }
 
 export interface Resource {
@@ -99,6 +103,49 @@ export interface RejectedDatagram {
   excerpt: string;
 }
 
+export type AlertState = 'FIRING' | 'RESOLVED';
+
+/** One alert episode of one rule on one service, from firing to resolution. */
+export interface Alert {
+  id: string;
+  service: string;
+  /** cpu | ram | disk | diskFree | silent | diskFull | ramFull */
+  rule: string;
+  severity: Health;
+  state: AlertState;
+  /** When the condition began (for `silent`: the last message before the silence). */
+  startedAt: number;
+  endedAt: number | null;
+  /** At firing: percent (cpu, ram, disk), GB (diskFree), seconds without a message (silent), hours until full (forecasts). */
+  value: number | null;
+  message: string;
+  /** Matched by an active silence now: no notifications are sent for it. */
+  silenced: boolean;
+}
+
+export interface Silence {
+  id: string;
+  /** A service name or a glob (`payments-*`). */
+  service: string;
+  /** Only this rule; null silences every rule of the matching services. */
+  rule: string | null;
+  until: number;
+  reason: string | null;
+}
+
+export interface AlertFilter {
+  /** true: only FIRING; false: only RESOLVED; absent: both. */
+  active?: boolean;
+  service?: string;
+}
+
+export interface SilenceInput {
+  service: string;
+  rule?: string | null;
+  until: number;
+  reason?: string | null;
+}
+
 /** Failure of a request that the caller can fix; `code` is stable and shown to GraphQL clients. */
 export class UserError extends Error {
   constructor(
@@ -116,6 +163,16 @@ export interface HmsApi {
   series(service: string, fromUs: number, toUs: number, step: Step): Promise<Bucket[]>;
   pipeline(): Promise<Pipeline>;
   runBatch(opts: { full?: boolean }): Promise<BatchRun>;
+  /** Newest first. */
+  alerts(filter: AlertFilter): Promise<Alert[]>;
+  /** Silences in force now. */
+  silences(): Promise<Silence[]>;
+  /** Throws UserError on an unknown rule, an empty service or an `until` in the past. */
+  silence(input: SilenceInput): Promise<Silence>;
+  /** Ends a silence now; false when no active silence has that id. */
+  unsilence(id: string): Promise<boolean>;
+  /** Calls `listener` with every alert state change (FIRING, RESOLVED); returns the unsubscribe function. */
+  subscribeAlerts(listener: (alert: Alert) => void): () => void;
   /** True once started and until shutdown begins. */
   ready(): boolean;
 }

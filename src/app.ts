@@ -15,7 +15,9 @@ import { DuckDBBatchEngine } from './views/batch-duckdb.js';
 import type { BatchEngine } from './views/batch-engine.js';
 import { BatchLayer } from './views/batch-layer.js';
 import { Database } from './views/database.js';
-import { DEFAULT_THRESHOLDS, LiveState } from './views/live-state.js';
+import { LiveState } from './views/live-state.js';
+import { HealthService } from './health/health-service.js';
+import { loadRulesFile, parseRulesConfig } from './health/rules.js';
 import { QueryService } from './views/query-service.js';
 import { DuckDBSpeedLayer, type SpeedLayer } from './views/speed-duckdb.js';
 import { floorTo, MICROS_PER_HOUR } from './ingest/timestamp.js';
@@ -41,6 +43,8 @@ async function createSpeedLayer(config: Config, db: Database): Promise<SpeedLaye
 }
 
 export function buildApp(config: Config, log: Logger): App {
+  // Parsed first: a bad rule stops the daemon before it opens anything.
+  const rules = config.rules ? loadRulesFile(config.rules) : parseRulesConfig(config.rulesInline);
   const counters = new IngestCounters();
   const scheduler = new Scheduler(log.child({ module: 'scheduler' }));
   const store = createStore(config);
@@ -53,6 +57,7 @@ export function buildApp(config: Config, log: Logger): App {
   let speed: SpeedLayer;
   let batch: BatchLayer;
   let live: LiveState;
+  let health: HealthService;
   let query: QueryService;
   let udp: UdpServer;
   let watermark = Number.NEGATIVE_INFINITY;
@@ -82,11 +87,16 @@ export function buildApp(config: Config, log: Logger): App {
   };
 
   const api: HmsApi = {
-    services: async () => live.services(Date.now() * 1000, { ...DEFAULT_THRESHOLDS, silentAfterUs: config.silentAfter }),
+    services: async () => health.services(),
     stats: (from, to, service) => query.stats(from, to, service),
     series: (service, from, to, step) => query.series(service, from, to, step),
     pipeline,
     runBatch: (opts) => batch.run(opts),
+    alerts: (filter) => health.alerts(filter),
+    silences: () => health.silences(),
+    silence: (input) => health.silence(input),
+    unsilence: (id) => health.unsilence(id),
+    subscribeAlerts: (listener) => health.subscribe(listener),
     ready: () => ready,
   };
 
@@ -112,6 +122,17 @@ export function buildApp(config: Config, log: Logger): App {
     shipper = new Shipper(segments, store, log, (recovered[0]?.id ?? segments.currentId) - 1);
     speed = await createSpeedLayer(config, db);
     live = await LiveState.load(db);
+    health = await HealthService.create(
+      db,
+      {
+        rules,
+        webhook: config.webhookUrl
+          ? { url: config.webhookUrl, groupWaitUs: config.webhookGroupWait, repeatIntervalUs: config.webhookRepeatInterval }
+          : null,
+        historyRetentionUs: config.alertRetention,
+      },
+      log.child({ module: 'health' }),
+    );
     query = await QueryService.create(db);
     batch = new BatchLayer({
       db,
@@ -152,6 +173,7 @@ export function buildApp(config: Config, log: Logger): App {
         const line = encodeLine(msg, recvUs);
         speed.push(line, segments.append(line));
         live.update(msg, recvUs);
+        health.observe(msg, recvUs);
       },
       log,
     );
@@ -170,6 +192,7 @@ export function buildApp(config: Config, log: Logger): App {
       await live.save();
       watermark = batch.watermark ?? Number.NEGATIVE_INFINITY;
     });
+    scheduler.add('health', config.healthSchedule, () => health.tick());
     const { port: httpPort } = await http.start();
     ready = true;
     log.info({ udpPort, httpPort, dataDir: config.dataDir, storage: store.kind }, 'daemon ready');
@@ -181,6 +204,7 @@ export function buildApp(config: Config, log: Logger): App {
     await udp?.close();
     await scheduler.stop();
     await http.stop();
+    await health?.close();
     await batch?.close();
     await segments?.close();
     await speed?.tick().catch(() => undefined);

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
@@ -13,8 +15,16 @@ test.after.always(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
+/** Thresholds that fire at once (no `for`), so the screen shows CRIT and WARN without waiting 30 s. */
+async function instantRules(): Promise<string> {
+  const path = join(tmpdir(), `hms-tui-rules-${process.pid}.json`);
+  const now = { for: '0s' };
+  await writeFile(path, JSON.stringify({ defaults: { cpu: now, ram: now, disk: now } }));
+  return path;
+}
+
 async function fedDaemon(args: string[] = [], dataDir?: string): Promise<Daemon> {
-  const d = await startDaemon(['--batch-schedule', 'off', ...args], dataDir);
+  const d = await startDaemon(['--batch-schedule', 'off', '--rules', await instantRules(), ...args], dataDir);
   cleanups.push(() => d.stop('SIGKILL'));
   const now = Date.now() / 1000;
   const payloads: string[] = [];
@@ -34,7 +44,7 @@ test.serial('the dashboard shows live health worst first; filter, detail, Esc an
   const term = new Tmux();
   cleanups.push(() => term.kill());
   await term.start(tuiCommand(d.url), 100, 30, { NO_COLOR: '1', TERM: 'xterm-256color' });
-  const screen = await term.waitFor(/alpha[\s\S]*charlie|charlie[\s\S]*alpha/);
+  const screen = await term.waitFor(/CRIT\s+bravo[\s\S]*WARN\s+charlie[\s\S]*OK\s+alpha/);
   const rows = screen.split('\n');
   const rowOf = (name: string) => rows.findIndex((l) => l.includes(` ${name} `));
   t.true(rowOf('bravo') < rowOf('charlie') && rowOf('charlie') < rowOf('alpha'), screen);

@@ -32,7 +32,12 @@ const SPECS = {
   batchSchedule: { kind: 'cron', default: '0 */15 * * * *', doc: 'node-cron schedule for batch runs ("off" to run only on demand)' },
   speedSchedule: { kind: 'cron', default: '* * * * * *', doc: 'node-cron schedule for the speed-layer tick' },
   allowedLateness: { kind: 'duration', default: '1m', doc: 'Batch watermark W = floor_to_minute(seal time - this)' },
-  silentAfter: { kind: 'duration', default: '30s', doc: 'A service with no message for this long is SILENT' },
+  rules: { kind: 'string', default: '', doc: 'JSON file of health rules (or a "rules" object in the config file); empty: defaults' },
+  healthSchedule: { kind: 'cron', default: '* * * * * *', doc: 'node-cron schedule for evaluating the health rules' },
+  webhookUrl: { kind: 'string', default: '', doc: 'POST alerts here in the Alertmanager webhook format; empty: no notifications' },
+  webhookGroupWait: { kind: 'duration', default: '10s', doc: 'Alerts changing within this window go out in one POST' },
+  webhookRepeatInterval: { kind: 'duration', default: '4h', doc: 'Still-firing alerts are sent again this often' },
+  alertRetention: { kind: 'duration', default: '30d', doc: 'Resolved alerts are deleted this long after they end' },
   storage: { kind: 'enum', default: 'local', values: ['local'], doc: 'Master dataset store' },
   batchEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb'], doc: 'Batch layer engine' },
   speedEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb'], doc: 'Speed layer engine' },
@@ -61,8 +66,17 @@ export interface Config {
   speedSchedule: string;
   /** Microseconds. */
   allowedLateness: number;
+  rules: string;
+  /** The config file's inline "rules" object, when it has one instead of a file path. */
+  rulesInline: unknown;
+  healthSchedule: string;
+  webhookUrl: string;
   /** Microseconds. */
-  silentAfter: number;
+  webhookGroupWait: number;
+  /** Microseconds. */
+  webhookRepeatInterval: number;
+  /** Microseconds. */
+  alertRetention: number;
   storage: string;
   batchEngine: string;
   speedEngine: string;
@@ -153,6 +167,11 @@ export function loadConfig({ flags, env, file }: ConfigSources): Readonly<Config
     if (!(flag in SPECS)) throw new ConfigError(`unknown option --${flagName(flag)}`);
   }
   const out: Record<string, unknown> = {};
+  // Rules may sit in the config file as an object rather than a path; they are parsed where they are used.
+  if (typeof fromFile.rules === 'object' && fromFile.rules !== null) {
+    out.rulesInline = fromFile.rules;
+    delete fromFile.rules;
+  }
   for (const name of Object.keys(SPECS) as SettingName[]) {
     const fileValue = fromFile[name];
     const raw = flags[name] ?? env[envName(name)] ?? (fileValue === undefined ? undefined : String(fileValue)) ?? SPECS[name].default;

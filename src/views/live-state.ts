@@ -1,25 +1,16 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { Health, ServiceHealth } from '../api.js';
-import { type HealthMessage, usedPct } from '../ingest/message.js';
+import type { HealthMessage } from '../ingest/message.js';
 import type { Database } from './database.js';
 
 /**
- * The newest message of every service, for live health. Updated in memory on every accepted message
- * (an O(1) map write on the hot path) and saved to the `latest` table on each tick so a restart resumes.
+ * The newest message of every service, kept in memory on every accepted message (an O(1) map write on
+ * the hot path) and saved to the `latest` table on each tick, where the health service finds it after a restart.
  */
 
 interface Latest {
   msg: HealthMessage;
   recv: number;
 }
-
-export interface HealthThresholds {
-  warnPct: number;
-  critPct: number;
-  silentAfterUs: number;
-}
-
-export const DEFAULT_THRESHOLDS: HealthThresholds = { warnPct: 85, critPct: 95, silentAfterUs: 30_000_000 };
 
 export class LiveState {
   private readonly latest = new Map<string, Latest>();
@@ -80,36 +71,7 @@ export class LiveState {
     await this.conn.run('DELETE FROM latest_incoming');
   }
 
-  services(nowUs: number, t: HealthThresholds = DEFAULT_THRESHOLDS): ServiceHealth[] {
-    const out: ServiceHealth[] = [];
-    for (const [service, { msg, recv }] of this.latest) {
-      const ramUsed = usedPct(msg.ramTotal, msg.ramFree);
-      const diskUsed = usedPct(msg.diskTotal, msg.diskFree);
-      const { health, reasons } = assess({ cpu: msg.cpu, ram: ramUsed, disk: diskUsed }, nowUs - recv, t);
-      out.push({ service, health, reasons, lastSeen: recv, cpu: msg.cpu, ramUsed, diskUsed, ramFreeGb: msg.ramFree, diskFreeGb: msg.diskFree });
-    }
-    return out.sort((a, b) => a.service.localeCompare(b.service));
-  }
-
   close(): void {
     this.conn.closeSync();
   }
-}
-
-const RANK: Record<Health, number> = { OK: 0, WARN: 1, CRIT: 2, SILENT: 3 };
-
-/** Plain thresholds on the latest values, and silence. */
-export function assess(values: Record<'cpu' | 'ram' | 'disk', number>, silentForUs: number, t: HealthThresholds): { health: Health; reasons: string[] } {
-  let health: Health = 'OK';
-  const reasons: string[] = [];
-  const raise = (h: Health, why: string) => {
-    if (RANK[h] > RANK[health]) health = h;
-    reasons.push(why);
-  };
-  if (silentForUs > t.silentAfterUs) raise('SILENT', `no message for ${Math.round(silentForUs / 1e6)}s`);
-  for (const [name, v] of Object.entries(values)) {
-    if (v >= t.critPct) raise('CRIT', `${name} ${v.toFixed(1)}% >= ${t.critPct}%`);
-    else if (v >= t.warnPct) raise('WARN', `${name} ${v.toFixed(1)}% >= ${t.warnPct}%`);
-  }
-  return { health, reasons };
 }

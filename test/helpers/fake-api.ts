@@ -3,7 +3,7 @@
  * (sub-millisecond timestamps, nulls, nested runs) so tests can assert exact values, records every call
  * with its arguments, and can be told to fail or to report not ready.
  */
-import { type BatchRun, type Bucket, type HmsApi, type Pipeline, type ServiceHealth, type ServiceStats, type Step, UserError } from '../../src/api.js';
+import { type Alert, type BatchRun, type Bucket, type HmsApi, type Pipeline, type ServiceHealth, type ServiceStats, type Silence, type Step, UserError } from '../../src/api.js';
 
 /** 2026-11-27T10:00:00Z in epoch microseconds. */
 export const T0 = Date.UTC(2026, 10, 27, 10, 0, 0) * 1000;
@@ -133,6 +133,27 @@ export class FakeHmsApi implements HmsApi {
   async runBatch(opts: { full?: boolean }): Promise<BatchRun> {
     this.record('runBatch', opts);
     return { ...structuredClone(RUN), mode: opts.full ? 'FULL' : 'INCREMENTAL', partitions: opts.full ? null : 3 };
+  }
+
+  // Alerting is exercised against the real HealthService (test/health-*.test.ts); here it is only present.
+  async alerts(): Promise<Alert[]> {
+    return [];
+  }
+
+  async silences(): Promise<Silence[]> {
+    return [];
+  }
+
+  async silence(): Promise<Silence> {
+    throw new UserError('NOT_SUPPORTED', 'the fake core has no silences');
+  }
+
+  async unsilence(): Promise<boolean> {
+    return false;
+  }
+
+  subscribeAlerts(): () => void {
+    return () => {};
   }
 
   ready(): boolean {

@@ -93,6 +93,14 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
       batches++;
       return { ...lastBatch(now()), mode: opts.full ? 'FULL' : 'INCREMENTAL' };
     },
+    // The dashboard does not read alerts yet: the fake has none.
+    alerts: async () => [],
+    silences: async () => [],
+    silence: async () => {
+      throw new Error('the fake core has no silences');
+    },
+    unsilence: async () => false,
+    subscribeAlerts: () => () => {},
     ready: () => true,
   };
   const lastBatch = (t: number): BatchRun => ({

@@ -20,6 +20,8 @@ export const typeDefs = /* GraphQL */ `
     "Window [from, to); unaligned bounds widen to whole minutes."
     stats(from: DateTime!, to: DateTime!, service: String): [ServiceStats!]!
     series(service: String!, from: DateTime!, to: DateTime!, step: Step!): [Bucket!]!
+    "Minute buckets of every service (or the named ones) over at most 6 hours, in one answer: sparklines."
+    history(from: DateTime!, to: DateTime!, services: [String!]): [ServiceSeries!]!
     pipeline: Pipeline!
     "Newest first (at most 1000). active: true gives FIRING alerts only, false RESOLVED only."
     alerts(active: Boolean, service: String): [Alert!]!
@@ -41,6 +43,10 @@ export const typeDefs = /* GraphQL */ `
     alerts: Alert!
   }
 
+  type ServiceSeries {
+    service: String!
+    buckets: [Bucket!]!
+  }
   type ServiceHealth {
     service: String!
     health: Health!
@@ -217,6 +223,10 @@ export function createHmsSchema(api: HmsApi, opts: SchemaOptions = {}): GraphQLS
         series: (_: unknown, args: Window & { service: string; step: Step }) => {
           checkWindow(args);
           return callCore(() => api.series(args.service, args.from, args.to, args.step));
+        },
+        history: (_: unknown, args: Window & { services?: string[] | null }) => {
+          checkWindow(args);
+          return callCore(() => api.history(args.from, args.to, args.services ?? undefined));
         },
         pipeline: () => callCore(() => api.pipeline()),
         alerts: (_: unknown, args: { active?: boolean | null; service?: string | null }) =>

@@ -50,6 +50,12 @@ export interface Bucket {
   disk: Resource;
 }
 
+/** Minute buckets of one service. */
+export interface ServiceSeries {
+  service: string;
+  buckets: Bucket[];
+}
+
 export interface BatchRun {
   id: string;
   engine: string;
@@ -161,6 +167,8 @@ export interface HmsApi {
   /** Window [fromUs, toUs); unaligned bounds widen to whole minutes. Throws UserError on a bad window. */
   stats(fromUs: number, toUs: number, service?: string): Promise<ServiceStats[]>;
   series(service: string, fromUs: number, toUs: number, step: Step): Promise<Bucket[]>;
+  /** Minute buckets of every service (or the named ones) over a short window, in one snapshot. */
+  history(fromUs: number, toUs: number, services?: string[]): Promise<ServiceSeries[]>;
   pipeline(): Promise<Pipeline>;
   runBatch(opts: { full?: boolean }): Promise<BatchRun>;
   /** Newest first. */

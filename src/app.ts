@@ -90,6 +90,7 @@ export function buildApp(config: Config, log: Logger): App {
     services: async () => health.services(),
     stats: (from, to, service) => query.stats(from, to, service),
     series: (service, from, to, step) => query.series(service, from, to, step),
+    history: (from, to, services) => query.history(from, to, services),
     pipeline,
     runBatch: (opts) => batch.run(opts),
     alerts: (filter) => health.alerts(filter),

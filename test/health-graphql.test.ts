@@ -35,6 +35,7 @@ async function setup(t: ExecutionContext) {
     services: async () => health.services(clock.now),
     stats: (...a) => fake.stats(...a),
     series: (...a) => fake.series(...a),
+    history: (...a) => fake.history(...a),
     pipeline: () => fake.pipeline(),
     runBatch: (o) => fake.runBatch(o),
     ready: () => true,

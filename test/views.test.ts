@@ -160,3 +160,25 @@ test('realtime views rebuilt from segments equal the live ones', async (t) => {
   t.deepEqual(await dump(p, 'rt_minute'), live);
   await p.close();
 });
+
+test('history: minute buckets of every service in one answer equal each service series, across W', async (t) => {
+  const p = await buildPipeline();
+  const rnd = random(23);
+  p.ingest(randomMessages(rnd, 2000, p.clock.now - 50 * MICROS_PER_MINUTE, p.clock.now));
+  t.is((await p.batch.run()).status, 'SUCCEEDED');
+  p.ingest(randomMessages(rnd, 500, p.clock.now - 5 * MICROS_PER_MINUTE, p.clock.now));
+  await p.speed.tick();
+  const from = p.clock.now - 30 * MICROS_PER_MINUTE;
+  const history = await p.query.history(from, p.clock.now);
+  t.deepEqual(
+    history.map((h) => h.service),
+    ['orders', 'payments', 'search'],
+  );
+  for (const h of history) t.deepEqual(h.buckets, await p.query.series(h.service, from, p.clock.now, 'MINUTE'));
+  t.true(history[0].buckets.length >= 28);
+  const some = await p.query.history(from, p.clock.now, ['search']);
+  t.deepEqual(some, history.filter((h) => h.service === 'search'));
+  const err = await t.throwsAsync(p.query.history(from - 7 * MICROS_PER_HOUR, p.clock.now));
+  t.is((err as { code?: string }).code, 'WINDOW_TOO_LARGE');
+  await p.close();
+});

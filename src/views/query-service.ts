@@ -1,5 +1,5 @@
-import { type DuckDBConnection, VARCHAR } from '@duckdb/node-api';
-import { type Bucket, type Resource, type ServiceStats, type Step, UserError } from '../api.js';
+import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import { type Bucket, type Resource, type ServiceSeries, type ServiceStats, type Step, UserError } from '../api.js';
 import { ceilTo, floorTo, MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../ingest/timestamp.js';
 import { type BucketRange, decompose } from './bucket-decomposition.js';
 import { type Database, Mutex, readMeta, transaction } from './database.js';
@@ -49,6 +49,18 @@ SELECT start, CAST(coalesce(sum(n) FILTER (WHERE b = 1), 0) AS BIGINT) AS batch_
 FROM parts GROUP BY start ORDER BY start`;
 
 const SERIES_SQL: Record<Step, string> = { MINUTE: seriesSql('MINUTE'), HOUR: seriesSql('HOUR'), DAY: seriesSql('DAY') };
+
+/** Minute buckets of many services at once (the dashboard's sparklines); batch minutes are whole, below W. */
+const HISTORY_SQL = `WITH parts AS (
+  SELECT service, bucket AS start, 1 AS b, ${COLS} FROM batch_minute
+    WHERE bucket >= $from AND bucket < $to AND bucket < $w AND ($all OR service IN (SELECT unnest($svcs)))
+  UNION ALL SELECT service, bucket, 0, ${COLS} FROM rt_minute
+    WHERE bucket >= $from AND bucket < $to AND ($all OR service IN (SELECT unnest($svcs)))
+)
+SELECT service, start, ${MERGE_AGGREGATES} FROM parts GROUP BY service, start ORDER BY service, start`;
+
+/** Longest window `history` answers. */
+export const MAX_HISTORY_US = 6 * MICROS_PER_HOUR;
 
 /** Fills the slot parameters from a decomposition; unused slots get empty ranges. */
 function slots(pieces: BucketRange[], withDays: boolean): Record<string, bigint> {
@@ -103,7 +115,7 @@ export class QueryService {
     return this.lock.run(() => transaction(this.conn, async () => fn(this.conn, (await readMeta(this.conn, 'watermark')) ?? 0)));
   }
 
-  stats(fromUs: number, toUs: number, service?: string): Promise<ServiceStats[]> {
+  async stats(fromUs: number, toUs: number, service?: string): Promise<ServiceStats[]> {
     const [from, to] = alignWindow(fromUs, toUs);
     return this.snapshot(async (conn, w) => {
       const params = { ...slots(decompose(from, Math.min(to, w)), true), from: BigInt(from), to: BigInt(to), svc: service ?? null };
@@ -116,7 +128,7 @@ export class QueryService {
     });
   }
 
-  series(service: string, fromUs: number, toUs: number, step: Step): Promise<Bucket[]> {
+  async series(service: string, fromUs: number, toUs: number, step: Step): Promise<Bucket[]> {
     const stepUs = STEP_US[step];
     const [alignedFrom, alignedTo] = alignWindow(fromUs, toUs);
     const from = floorTo(alignedFrom, stepUs);
@@ -134,6 +146,23 @@ export class QueryService {
         const n = Number(row.n);
         return { start: Number(row.start), count: n, ...resources(row, n) };
       });
+    });
+  }
+
+  async history(fromUs: number, toUs: number, services?: string[]): Promise<ServiceSeries[]> {
+    const [from, to] = alignWindow(fromUs, toUs);
+    if (to - from > MAX_HISTORY_US) throw new UserError('WINDOW_TOO_LARGE', `history covers at most ${MAX_HISTORY_US / MICROS_PER_HOUR} hours: use series`);
+    return this.snapshot(async (conn, w) => {
+      const params = { from: BigInt(from), to: BigInt(to), w: BigInt(w), all: services === undefined, svcs: listValue(services ?? []) };
+      const rows = (await conn.runAndReadAll(HISTORY_SQL, params, { svcs: LIST(VARCHAR) })).getRowObjects();
+      const out: ServiceSeries[] = [];
+      for (const row of rows) {
+        const service = String(row.service);
+        if (out.at(-1)?.service !== service) out.push({ service, buckets: [] });
+        const n = Number(row.n);
+        out.at(-1)!.buckets.push({ start: Number(row.start), count: n, ...resources(row, n) });
+      }
+      return out;
     });
   }
 

@@ -3,7 +3,7 @@
  * (sub-millisecond timestamps, nulls, nested runs) so tests can assert exact values, records every call
  * with its arguments, and can be told to fail or to report not ready.
  */
-import { type Alert, type BatchRun, type Bucket, type HmsApi, type Pipeline, type ServiceHealth, type ServiceStats, type Silence, type Step, UserError } from '../../src/api.js';
+import { type Alert, type BatchRun, type Bucket, type HmsApi, type Pipeline, type ServiceHealth, type ServiceSeries, type ServiceStats, type Silence, type Step, UserError } from '../../src/api.js';
 
 /** 2026-11-27T10:00:00Z in epoch microseconds. */
 export const T0 = Date.UTC(2026, 10, 27, 10, 0, 0) * 1000;
@@ -84,7 +84,7 @@ export const PIPELINE: Pipeline = {
   startedAt: T0 - 3_600_000_000,
 };
 
-export type Method = 'services' | 'stats' | 'series' | 'pipeline' | 'runBatch';
+export type Method = 'services' | 'stats' | 'series' | 'history' | 'pipeline' | 'runBatch';
 
 export class FakeHmsApi implements HmsApi {
   readonly calls: { method: Method; args: unknown[] }[] = [];
@@ -123,6 +123,13 @@ export class FakeHmsApi implements HmsApi {
     }
     return buckets;
   }
+  /** Two services, each with the minute buckets series() gives for it. */
+  async history(fromUs: number, toUs: number, services?: string[]): Promise<ServiceSeries[]> {
+    this.record('history', fromUs, toUs, services);
+    const names = services ?? ['orders', 'payments'];
+    return Promise.all(names.map(async (service) => ({ service, buckets: await this.series(service, fromUs, toUs, 'MINUTE') })));
+  }
+
 
   async pipeline(): Promise<Pipeline> {
     this.record('pipeline');

@@ -93,6 +93,11 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
       batches++;
       return { ...lastBatch(now()), mode: opts.full ? 'FULL' : 'INCREMENTAL' };
     },
+    async history(fromUs: number, toUs: number, names?: string[]) {
+      const all = await api.services();
+      const wanted = all.filter((s) => !names || names.includes(s.service));
+      return Promise.all(wanted.map(async (s) => ({ service: s.service, buckets: await api.series(s.service, fromUs, toUs, 'MINUTE') })));
+    },
     // The dashboard does not read alerts yet: the fake has none.
     alerts: async () => [],
     silences: async () => [],

@@ -123,7 +123,19 @@ async function freshness(): Promise<void> {
   console.log(`median ${times[Math.floor(times.length / 2)].toFixed(0)} ms, max ${times[times.length - 1].toFixed(0)} ms (speed tick every 1 s)\n`);
 }
 
+/** The scale-out benchmarks live in their own files (they need a JDK and the cached jars). */
+function runBenchFile(file: string, args: string[] = []): Promise<void> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, file), ...args], { stdio: 'inherit' });
+    p.on('exit', () => resolve());
+  });
+}
+
 const only = process.argv[2];
 if (!only || only === 'throughput') await throughput();
 if (!only || only === 'freshness') await freshness();
 if (!only || only === 'memory') await memory();
+if (!only || only === 'hdfs') {
+  console.log('## Shipping to a real HDFS (one-machine MiniDFSCluster)');
+  await runBenchFile('hdfs.ts', ['128']);
+}

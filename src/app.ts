@@ -7,6 +7,7 @@ import { IngestCounters } from './ingest/counters.js';
 import { UdpServer } from './ingest/udp-server.js';
 import type { Logger } from './log.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { HdfsStore } from './storage/hdfs-store.js';
 import { LocalStore } from './storage/local-store.js';
 import { encodeLine, SegmentLog } from './storage/segment-log.js';
 import { Shipper } from './storage/shipper.js';
@@ -30,7 +31,20 @@ export interface App {
 }
 
 /** The only place where configuration picks implementations (store, engines). */
-function createStore(config: Config): MasterStore {
+function createStore(config: Config, log: Logger): MasterStore {
+  if (config.storage === 'hdfs') {
+    return new HdfsStore({
+      urls: config.hdfsUrl
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+      user: config.hdfsUser || undefined,
+      root: config.hdfsRoot,
+      cacheDir: join(config.dataDir, 'hdfs-cache'),
+      cacheMaxBytes: config.hdfsCacheMax,
+      onRetry: (e) => log.warn({ op: e.op, path: e.path, attempt: e.attempt, excluded: e.excluded, err: e.error.message }, 'WebHDFS retry'),
+    });
+  }
   return new LocalStore(join(config.dataDir, 'master'));
 }
 
@@ -47,7 +61,7 @@ export function buildApp(config: Config, log: Logger): App {
   const rules = config.rules ? loadRulesFile(config.rules) : parseRulesConfig(config.rulesInline);
   const counters = new IngestCounters();
   const scheduler = new Scheduler(log.child({ module: 'scheduler' }));
-  const store = createStore(config);
+  const store = createStore(config, log.child({ module: 'store' }));
   const startedAt = Date.now() * 1000;
   let ready = false;
   let stopping: Promise<void> | undefined;
@@ -106,7 +120,9 @@ export function buildApp(config: Config, log: Logger): App {
   async function start() {
     await mkdir(config.dataDir, { recursive: true });
     db = await Database.open(join(config.dataDir, 'hms.duckdb'));
-    const masterFiles = await store.list();
+    const masterFiles = await store.list().catch((err: Error) => {
+      throw new Error(`cannot list the master dataset at ${store.location} (--storage / --hdfs-url): ${err.message}`);
+    });
     const storeMax = masterFiles.reduce((m, f) => Math.max(m, f.segment), 0);
     segments = new SegmentLog(
       {

@@ -38,7 +38,11 @@ const SPECS = {
   webhookGroupWait: { kind: 'duration', default: '10s', doc: 'Alerts changing within this window go out in one POST' },
   webhookRepeatInterval: { kind: 'duration', default: '4h', doc: 'Still-firing alerts are sent again this often' },
   alertRetention: { kind: 'duration', default: '30d', doc: 'Resolved alerts are deleted this long after they end' },
-  storage: { kind: 'enum', default: 'local', values: ['local'], doc: 'Master dataset store' },
+  storage: { kind: 'enum', default: 'local', values: ['local', 'hdfs'], doc: 'Master dataset store: local files under the data dir, or HDFS over WebHDFS' },
+  hdfsUrl: { kind: 'string', default: '', doc: 'WebHDFS namenode URL(s), comma-separated for HA, e.g. http://namenode:9870' },
+  hdfsUser: { kind: 'string', default: '', doc: 'HDFS user for simple auth (WebHDFS user.name); empty: the cluster default' },
+  hdfsRoot: { kind: 'string', default: '/hms', doc: 'HDFS directory; the master dataset is <root>/master' },
+  hdfsCacheMax: { kind: 'bytes', default: '2GiB', doc: 'Local cache for master files staged from HDFS for the batch engine' },
   batchEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb'], doc: 'Batch layer engine' },
   speedEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb'], doc: 'Speed layer engine' },
   logLevel: { kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level' },
@@ -78,6 +82,10 @@ export interface Config {
   /** Microseconds. */
   alertRetention: number;
   storage: string;
+  hdfsUrl: string;
+  hdfsUser: string;
+  hdfsRoot: string;
+  hdfsCacheMax: number;
   batchEngine: string;
   speedEngine: string;
   logLevel: string;
@@ -177,7 +185,20 @@ export function loadConfig({ flags, env, file }: ConfigSources): Readonly<Config
     const raw = flags[name] ?? env[envName(name)] ?? (fileValue === undefined ? undefined : String(fileValue)) ?? SPECS[name].default;
     out[name] = convert(name, raw);
   }
-  return Object.freeze(out as unknown as Config);
+  const config = out as unknown as Config;
+  checkHdfs(config);
+  return Object.freeze(config);
+}
+
+/** Settings that only make sense together are checked together. */
+function checkHdfs(c: Config): void {
+  if (c.storage !== 'hdfs') return;
+  const urls = c.hdfsUrl.split(',').map((u) => u.trim()).filter(Boolean);
+  if (urls.length === 0) throw new ConfigError(`${describe('hdfsUrl')}: required with --storage hdfs, e.g. http://namenode:9870`);
+  for (const u of urls) {
+    if (!/^https?:\/\/[^/]+/.test(u)) throw new ConfigError(`${describe('hdfsUrl')}: expected http(s)://HOST:PORT, got ${JSON.stringify(u)}`);
+  }
+  if (!c.hdfsRoot.startsWith('/')) throw new ConfigError(`${describe('hdfsRoot')}: expected an absolute HDFS path, got ${JSON.stringify(c.hdfsRoot)}`);
 }
 
 /** Rows for the README's configuration table and `hms daemon --help`. */

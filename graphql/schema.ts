@@ -123,6 +123,20 @@ export const typeDefs = /* GraphQL */ `
     "Accepted messages per second over the last few seconds."
     messagesPerSecond: Float!
     startedAt: DateTime!
+    "Scheduled jobs (ship, batch, speed, health): runs, failures, skipped overlapping ticks, the last error."
+    jobs: [JobStatus!]!
+    "Messages accepted but not yet fsynced to the write-ahead segment."
+    unflushed: Float!
+  }
+  type JobStatus {
+    name: String!
+    schedule: String!
+    runs: Float!
+    failures: Float!
+    skipped: Float!
+    lastStartedAt: DateTime
+    lastDurationMs: Float
+    lastError: String
   }
   type ReasonCount { reason: String!  count: Float! }
   type RejectedDatagram { at: DateTime!  reason: String!  detail: String!  from: String!  excerpt: String! }

@@ -98,6 +98,21 @@ export interface Pipeline {
   /** Accepted messages per second over the last few seconds. */
   messagesPerSecond: number;
   startedAt: number;
+  jobs: JobStatus[];
+  /** Messages accepted but not yet fsynced to the write-ahead segment. */
+  unflushed: number;
+}
+
+export interface JobStatus {
+  name: string;
+  schedule: string;
+  runs: number;
+  failures: number;
+  /** Ticks skipped because the previous run was still going. */
+  skipped: number;
+  lastStartedAt: number | null;
+  lastDurationMs: number | null;
+  lastError: string | null;
 }
 
 export interface RejectedDatagram {

@@ -97,6 +97,8 @@ export function buildApp(config: Config, log: Logger): App {
       speedEngine: speed.engine,
       messagesPerSecond: counters.rate(nowMs),
       startedAt,
+      jobs: scheduler.status(),
+      unflushed: segments.unflushed,
     };
   };
 

@@ -17,7 +17,8 @@ const STATS = `query($from: DateTime!, $to: DateTime!) { stats(from: $from, to: 
   cpu { mean min max peakAt } ram { mean min max peakAt } disk { mean min max peakAt } } }`;
 type Stats = { stats: { service: string; count: number; batchCount: number; realtimeCount: number; cpu: { mean: number; max: number; peakAt: string } }[] };
 const PIPELINE = `{ pipeline { received accepted rejected late kernelDrops recvBufferBytes backlogSegments storage batchEngine speedEngine
-  rejectedBy { reason count } compat { reason count } rejectedSample { reason detail excerpt } watermark lastBatch { status mode records } } }`;
+  rejectedBy { reason count } compat { reason count } rejectedSample { reason detail excerpt } watermark lastBatch { status mode records }
+  jobs { name runs failures } } }`;
 type Pipeline = {
   pipeline: {
     received: number;
@@ -30,6 +31,7 @@ type Pipeline = {
     recvBufferBytes: number;
     storage: string;
     lastBatch: { status: string; mode: string; records: number } | null;
+    jobs: { name: string; runs: number; failures: number }[];
   };
 };
 
@@ -63,6 +65,11 @@ test('every datagram is counted: each rejection reason and each compatibility mo
   t.true(p.recvBufferBytes >= 212_992);
   t.is(p.kernelDrops, 0);
   t.is(p.storage, 'local');
+  t.deepEqual(
+    p.jobs.map((j) => j.name),
+    ['ship', 'batch', 'speed', 'health'],
+  );
+
   const stats = await waitFor('realtime visibility', async () => {
     const s = await gql<Stats>(d.url, STATS, ALL_TIME);
     return s.stats.length === 3 && s.stats;
@@ -76,6 +83,10 @@ test('every datagram is counted: each rejection reason and each compatibility mo
     ],
   );
   t.is(stats.find((s) => s.service === 'course')!.cpu.mean, 50);
+  // Visible in stats means a speed tick ran; every job has run without failing.
+  const { jobs } = (await gql<Pipeline>(d.url, PIPELINE)).pipeline;
+  t.true(jobs.find((j) => j.name === 'speed')!.runs >= 1, 'the speed tick has run');
+  t.true(jobs.every((j) => j.failures === 0));
   t.is(stats.find((s) => s.service === 'orders')!.cpu.mean, 15);
 });
 

@@ -161,7 +161,8 @@ test('pipeline: counters, nulls, sample and last batch run', async (t) => {
     `{ pipeline {
         received accepted rejected late kernelDrops rejectedBy { reason count } compat { reason count }
         rejectedSample { at reason detail from excerpt } recvBufferBytes watermark backlogSegments
-        storage batchEngine speedEngine messagesPerSecond startedAt
+        storage batchEngine speedEngine messagesPerSecond startedAt unflushed
+        jobs { name schedule runs failures skipped lastStartedAt lastDurationMs lastError }
         lastBatch { id engine status mode startedAt finishedAt watermark records partitions error }
     } }`,
   );
@@ -185,6 +186,10 @@ test('pipeline: counters, nulls, sample and last batch run', async (t) => {
     speedEngine: 'duckdb',
     messagesPerSecond: 812.5,
     startedAt: '2026-11-27T09:00:00.000Z',
+    unflushed: 17,
+    jobs: [
+      { name: 'ship', schedule: '*/5 * * * * *', runs: 12, failures: 1, skipped: 0, lastStartedAt: '2026-11-27T09:59:55.000Z', lastDurationMs: 3, lastError: 'store down' },
+    ],
     lastBatch: {
       id: 'run-0042',
       engine: 'duckdb',

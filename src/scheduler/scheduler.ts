@@ -1,16 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
+import type { JobStatus } from '../api.js';
 import type { Logger } from '../log.js';
-
-export interface JobStatus {
-  name: string;
-  schedule: string;
-  runs: number;
-  failures: number;
-  skipped: number;
-  lastStartedAt: number | null;
-  lastDurationMs: number | null;
-  lastError: string | null;
-}
 
 /**
  * node-cron jobs with overlap prevention: a tick that finds the previous run still going is skipped and
@@ -58,7 +48,7 @@ export class Scheduler {
   }
 
   status(): JobStatus[] {
-    return [...this.jobs.values()];
+    return [...this.jobs.values()].map((j) => ({ ...j }));
   }
 
   /** Stops all schedules, then waits for runs in progress (node-cron's stop does not). */

@@ -82,6 +82,10 @@ export const PIPELINE: Pipeline = {
   speedEngine: 'duckdb',
   messagesPerSecond: 812.5,
   startedAt: T0 - 3_600_000_000,
+  jobs: [
+    { name: 'ship', schedule: '*/5 * * * * *', runs: 12, failures: 1, skipped: 0, lastStartedAt: T0 - 5_000_000, lastDurationMs: 3, lastError: 'store down' },
+  ],
+  unflushed: 17,
 };
 
 export type Method = 'services' | 'stats' | 'series' | 'history' | 'pipeline' | 'runBatch';

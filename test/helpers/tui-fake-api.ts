@@ -86,6 +86,8 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
         speedEngine: 'duckdb',
         messagesPerSecond: services * 2,
         startedAt: started * US,
+        jobs: [],
+        unflushed: 0,
       };
     },
     async runBatch(opts: { full?: boolean }): Promise<BatchRun> {

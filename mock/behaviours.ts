@@ -77,7 +77,7 @@ export function profileOf(index: number, seed: number): ServiceProfile {
     leak: 480 + 420 * r, // restarts every 8-15 min
     'disk-fill': 1500 + 300 * r, // >90% used after 22-26 min, cleanup at 25-30
     crasher: 240 + 120 * r, // down for 60-90 s every 4-6 min
-    spiker: 45 + 45 * r,
+    spiker: 240 + 120 * r, // one burst per 4-6 min window, in four windows out of five
   }[behaviour];
   return { index, name: serviceName(index), behaviour, key, ramTotalGb, diskTotalGb, cpuBase, cpuSwing, dayPhase, ramBase, diskBase, cycleS };
 }
@@ -108,11 +108,16 @@ function sinceRestart(p: ServiceProfile, t: number): number | undefined {
   return t % p.cycleS;
 }
 
+/**
+ * Bursts of 50-75 s: longer than the default 30 s `for` of the CPU rule, so each one fires an alert (and
+ * resolves after it), while the service idles most of the time. The first window always bursts, within its
+ * first minute, so `npm run demo` shows the rule firing about a minute and a half after the start.
+ */
 function spikeAt(p: ServiceProfile, t: number): boolean {
   const w = Math.floor(t / p.cycleS);
-  if (hashUnit(p.key, SPIKE_ON, w) >= 0.8) return false;
-  const length = 4 + 8 * hashUnit(p.key, SPIKE_LENGTH, w);
-  const start = hashUnit(p.key, SPIKE_START, w) * (p.cycleS - length);
+  if (w > 0 && hashUnit(p.key, SPIKE_ON, w) >= 0.8) return false;
+  const length = 50 + 25 * hashUnit(p.key, SPIKE_LENGTH, w);
+  const start = hashUnit(p.key, SPIKE_START, w) * (w === 0 ? 60 : p.cycleS - length);
   const into = t - w * p.cycleS;
   return into >= start && into < start + length;
 }

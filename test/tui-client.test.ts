@@ -2,7 +2,8 @@ import { createServer } from 'node:net';
 import test from 'ava';
 import { createHttpServer, type HttpServer } from '../graphql/server.js';
 import { backoffDelay, createHmsClient, describeError, toWebSocketUrl } from '../tui/client.js';
-import type { ConnectionState, DashboardClient, PipelineView, ServiceRow } from '../tui/types.js';
+import type { Alert } from '../src/api.js';
+import type { AlertView, ConnectionState, DashboardClient, PipelineView, ServiceRow } from '../tui/types.js';
 import { type FakeApi, fakeApi } from './helpers/tui-fake-api.js';
 
 const until = async (what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> => {
@@ -77,6 +78,11 @@ test.serial('subscriptions, queries and the mutation round-trip through the real
   t.is(rows[0]!.lastSeen, Math.floor(expected.lastSeen / 1000));
   t.not(expected.lastSeen % 1000, 0, 'the fixture really has sub-millisecond digits');
   t.is(typeof pipe!.startedAt, 'number');
+  // Forecasts arrive as DateTime or null.
+  const filling = rows.find((r) => r.service === 'svc-000')!;
+  t.is(filling.diskFullAt, Math.floor((await api.services())[0]!.diskFullAt! / 1000));
+  t.is(rows.find((r) => r.service === 'svc-001')!.diskFullAt, null);
+  t.is(filling.ramFullAt, null);
   t.is(pipe!.storage, 'local');
 
   const from = Date.UTC(2026, 10, 27, 9, 0);
@@ -97,6 +103,57 @@ test.serial('subscriptions, queries and the mutation round-trip through the real
   t.is(run.status, 'SUCCEEDED');
   t.deepEqual(api.batchCalls, [{ full: true }]);
   await t.throwsAsync(client.stats(to, from), { message: /`to` must be later than `from`/ });
+});
+
+test.serial('alerts (query and live changes) and the history query round-trip through the real GraphQL server', async (t) => {
+  const at = Date.UTC(2026, 10, 27, 10, 0, 0);
+  const api = fakeApi(3, () => at);
+  const firing: Alert = {
+    id: 'a-1',
+    service: 'svc-001',
+    rule: 'cpu',
+    severity: 'CRIT',
+    state: 'FIRING',
+    startedAt: (at - 60_000) * 1000,
+    endedAt: null,
+    value: 97.5,
+    message: 'cpu 97.5% >= 95% for 1m',
+    silenced: true,
+  };
+  const resolved: Alert = { ...firing, id: 'a-0', severity: 'WARN', state: 'RESOLVED', endedAt: (at - 120_000) * 1000, silenced: false };
+  api.alertLog = [firing, resolved];
+  const server = await daemon(api, 0);
+  const client = createHmsClient(server.url(), { retryBaseMs: 50, retryMaxMs: 200 });
+  t.teardown(async () => {
+    client.close();
+    await server.stop();
+  });
+
+  t.deepEqual(await client.alerts(true), [{ ...firing, startedAt: at - 60_000 }]);
+  t.deepEqual((await client.alerts(false)).map((a) => [a.id, a.state, a.endedAt]), [['a-0', 'RESOLVED', at - 120_000]]);
+  t.is((await client.alerts()).length, 2);
+
+  const seen: AlertView[] = [];
+  const errors: string[] = [];
+  client.subscribeAlerts((a) => seen.push(a), (m) => errors.push(m));
+  // The subscription is in place once the server has a listener; emit until one arrives (no fixed sleep).
+  await until('an alert pushed', () => {
+    if (seen.length === 0) api.emitAlert({ ...firing, state: 'RESOLVED', endedAt: at * 1000 });
+    return seen.length > 0;
+  });
+  t.like(seen[0], { id: 'a-1', state: 'RESOLVED', endedAt: at, startedAt: at - 60_000, silenced: true });
+  t.deepEqual(errors, []);
+
+  const history = await client.history(at - 900_000, at, ['svc-002']);
+  t.is(history.length, 1);
+  t.is(history[0]!.service, 'svc-002');
+  t.is(history[0]!.minutes.length, 15);
+  t.is(history[0]!.minutes[0]!.start, at - 900_000, 'minute starts converted to ms');
+  // The fake answers series buckets whose max is mean + 5: the sparklines take the peak.
+  const bucket = (await api.series('svc-002', (at - 900_000) * 1000, at * 1000, 'MINUTE'))[0]!;
+  t.is(history[0]!.minutes[0]!.cpu, bucket.cpu.max);
+  t.is(history[0]!.minutes[0]!.ram, bucket.ram.max);
+  t.is((await client.history(at - 900_000, at)).length, 3, 'all services without a list');
 });
 
 test.serial('losing the daemon shows reconnecting with attempts; a new daemon on the port resumes the pushes', async (t) => {

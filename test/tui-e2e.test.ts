@@ -52,7 +52,20 @@ test.serial('the dashboard shows live health worst first; filter, detail, Esc an
   t.regex(rows[rowOf('charlie')], /WARN/);
   t.regex(rows[rowOf('alpha')], /OK/);
   t.regex(rows[rowOf('bravo')], /97%/);
+  // The daemon's reason, in the row (a SILENT reason comes first once the burst of messages is 10 s old).
+  t.regex(rows[rowOf('bravo')], /cpu 97% >= 95%|no message for/);
   t.true(await term.alternateOn());
+
+  // The alerts pane, from the daemon's rules: the CRIT service's CPU alert is firing, ahead of the WARNs.
+  await term.keys('a');
+  const pane = await term.waitFor(/✖ CRIT\s+bravo\s+cpu\s+FIRING/);
+  t.regex(pane, /Alerts: \d+ firing/);
+  const lines = pane.split('\n');
+  const crit = lines.findIndex((l) => /CRIT\s+bravo\s+cpu\s+FIRING/.test(l));
+  const warn = lines.findIndex((l) => /WARN\s+charlie\s+disk\s+FIRING/.test(l));
+  t.true(warn > crit, pane);
+  await term.keys('Escape');
+  await term.waitFor(/HEALTH\s+SERVICE/);
 
   await term.keys('/', 'c', 'h', 'a', 'Enter');
   const filtered = await term.waitFor(/matching \/cha/);

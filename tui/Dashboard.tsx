@@ -1,5 +1,7 @@
 import { Box, type Key, Text, useInput, useStdin } from 'ink';
 import { useCallback, useMemo, useRef, useState } from 'react';
+import { AlertsView } from './AlertsView.js';
+import { selectedAlertIndex } from './alert-order.js';
 import { CHART_METRICS, type ChartMetric } from './chart.js';
 import { describeError } from './client.js';
 import { DetailView } from './DetailView.js';
@@ -13,6 +15,7 @@ import { INITIAL_UI, handleKey, selectedIndex, type UiState, visibleRows } from 
 import { healthCounts, sortLabel } from './service-order.js';
 import { ColorContext, useTint } from './theme.js';
 import type { DashboardClient } from './types.js';
+import { useAlerts } from './use-alerts.js';
 import { useDashboardData } from './use-dashboard-data.js';
 import { useNow } from './use-now.js';
 import { useServiceDetail } from './use-service-detail.js';
@@ -64,10 +67,14 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
   const batchBusy = useRef(false);
   const exited = useRef(false);
   const offsetRef = useRef(0);
+  const alertOffsetRef = useRef(0);
   const services = useRef(data.services);
   services.current = data.services;
 
-  const { view, sortKey, filter, editingFilter, confirming, windowIndex, chartIndex, reload, detailName } = ui.current;
+  const { view, sortKey, filter, editingFilter, confirming, windowIndex, chartIndex, reload, detailName, alertsReload } = ui.current;
+  const alerts = useAlerts(client, data.connectEpoch, alertsReload);
+  const alertList = useRef(alerts.list);
+  alertList.current = alerts.list;
   const visible = visibleRows(data.services, sortKey, filter);
   const counts = useMemo(() => healthCounts(data.services), [data.services]);
 
@@ -79,6 +86,15 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
   if (selected >= offset + tableRows) offset = selected - tableRows + 1;
   offset = Math.max(0, Math.min(offset, visible.length - tableRows));
   offsetRef.current = offset;
+
+  // The alerts pane: a summary and a column header above the rows.
+  const alertRows = Math.max(1, bodyHeight - 2);
+  const alertSelected = selectedAlertIndex(alerts.list, ui.current.alertSelection);
+  let alertOffset = alertOffsetRef.current;
+  if (alertSelected < alertOffset) alertOffset = alertSelected;
+  if (alertSelected >= alertOffset + alertRows) alertOffset = alertSelected - alertRows + 1;
+  alertOffset = Math.max(0, Math.min(alertOffset, alerts.list.length - alertRows));
+  alertOffsetRef.current = alertOffset;
 
   const connected = data.connection.status === 'connected';
   const dataAge = data.servicesAt === null ? null : now - data.servicesAt;
@@ -121,6 +137,7 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
       if (exited.current) return;
       const result = handleKey(ui.current, input, key, {
         services: services.current,
+        alerts: alertList.current,
         pageSize: Math.max(1, tableRows - 1),
         batchBusy: batchBusy.current,
       });
@@ -177,6 +194,10 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
     status = {
       text: `${range} of ${visible.length}${filter ? ` matching /${filter} (Esc clears)` : ' services'} · sort: ${sortLabel(sortKey)}`,
     };
+  } else if (view === 'alerts') {
+    const n = alerts.list.length;
+    const range = n === 0 ? '0' : `${alertOffset + 1}-${Math.min(n, alertOffset + alertRows)}`;
+    status = { text: `${range} of ${n} alerts · firing first, worst first; then the latest resolved` };
   } else status = { text: '' };
 
   const empty =
@@ -200,6 +221,18 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
       <Box height={bodyHeight} flexDirection="column">
         {view === 'help' ? (
           <HelpView height={bodyHeight} />
+        ) : view === 'alerts' ? (
+          <AlertsView
+            alerts={alerts.list}
+            loaded={alerts.loaded}
+            error={alerts.error}
+            offset={alertOffset}
+            rows={alertRows}
+            selected={alertSelected}
+            width={size.columns}
+            now={now}
+            stale={stale}
+          />
         ) : view === 'detail' ? (
           <DetailView
             service={detailService}

@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import { CHART_METRICS, type ChartMetric, renderChart } from './chart.js';
 import type { DetailWindow } from './detail-window.js';
-import { fitText, formatAgo, formatClock, formatExact, formatFixed1, formatGb, formatPct } from './format.js';
+import { fitText, formatAgo, formatClock, formatExact, formatFixed1, formatForecast, formatGb, formatPct } from './format.js';
 import { HEALTH_LOOK, useTint } from './theme.js';
 import type { ServiceRow } from './types.js';
 import type { ServiceDetail } from './use-service-detail.js';
@@ -25,8 +25,23 @@ const RESOURCES = [
   { key: 'disk', label: 'Disk used %' },
 ] as const;
 
-/** Lines above the chart; the chart gets the rest of `height`. */
+/** Lines above the chart besides the reasons and the forecast; the chart gets the rest of `height`. */
 const FIXED_LINES = 8;
+/** Bar rows the chart keeps however many reasons there are. */
+const CHART_MIN = 2;
+
+/** The forecast line: "disk full in 5h (at 03:12) · RAM full in 40m (at 10:40)"; null when neither fills up. */
+export function forecastLine(row: ServiceRow | undefined, now: number): { text: string; color?: string } | null {
+  if (!row) return null;
+  const parts = [formatForecast('disk', row.diskFullAt, now), formatForecast('RAM', row.ramFullAt, now)].filter(
+    (p): p is string => p !== null,
+  );
+  if (parts.length === 0) return null;
+  const soonest = Math.min(row.diskFullAt ?? Number.POSITIVE_INFINITY, row.ramFullAt ?? Number.POSITIVE_INFINITY) - now;
+  // The default rule levels: CRIT within an hour, WARN within a day.
+  const color = soonest <= 3_600_000 ? 'red' : soonest <= 86_400_000 ? 'yellow' : undefined;
+  return { text: `forecast: ${parts.join(' · ')}`, color };
+}
 
 export function DetailView({ service, row, detail, window, chart, now, width, height, stale }: DetailViewProps) {
   const tint = useTint();
@@ -51,12 +66,18 @@ export function DetailView({ service, row, detail, window, chart, now, width, he
         ]),
       ),
     ];
+  const forecast = forecastLine(row, now);
+  // Every reason on its own line; only a chart squeezed to its minimum makes the last ones collapse to "+N more".
+  const reasons = row?.reasons ?? [];
+  const room = Math.max(0, height - FIXED_LINES - 1 - CHART_MIN - (forecast ? 1 : 0));
+  const reasonLines =
+    reasons.length <= room ? reasons : [...reasons.slice(0, Math.max(0, room - 1)), `+${reasons.length - Math.max(0, room - 1)} more`];
   const chartLines = renderChart(detail.series, {
     from: detail.from,
     to: detail.to,
     stepMs: window.stepMs,
     width,
-    height: Math.max(2, height - FIXED_LINES - 1),
+    height: Math.max(CHART_MIN, height - FIXED_LINES - 1 - reasonLines.length - (forecast ? 1 : 0)),
     metric: chart,
     withDate,
   });
@@ -65,8 +86,18 @@ export function DetailView({ service, row, detail, window, chart, now, width, he
       <Text wrap="truncate" bold>
         {`${service}  `}
         {look ? <Text color={tint(look.color)}>{`${look.symbol} ${look.word}`}</Text> : <Text>gone from the fleet</Text>}
-        {row && row.reasons.length > 0 ? <Text bold={false}>{`  ${row.reasons.join('; ')}`}</Text> : null}
       </Text>
+      {reasonLines.map((reason, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: fixed positions
+        <Text key={i} wrap="truncate" dimColor={stale}>
+          {`  · ${reason}`}
+        </Text>
+      ))}
+      {forecast ? (
+        <Text wrap="truncate" color={forecast.color ? tint(forecast.color) : undefined} dimColor={stale}>
+          {forecast.text}
+        </Text>
+      ) : null}
       <Text wrap="truncate">
         {`window ${window.label}`}
         {s

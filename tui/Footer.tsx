@@ -1,7 +1,7 @@
 import { Text } from 'ink';
 import { fitText } from './format.js';
 
-export type FooterMode = 'table' | 'detail' | 'help' | 'filter' | 'confirm';
+export type FooterMode = 'table' | 'detail' | 'help' | 'alerts' | 'filter' | 'confirm';
 
 export interface FooterProps {
   mode: FooterMode;
@@ -14,9 +14,12 @@ export interface FooterProps {
 export function footerKeys({ mode, sort, window, chart }: FooterProps): string {
   switch (mode) {
     case 'table':
-      return `↑↓/jk move  ⏎ detail  / filter  s sort:${sort}  b batch  ? help  q quit`;
+      // 80 columns with the longest sort label ("last seen"); j/k are in the help.
+      return `↑↓ move  ⏎ detail  / filter  s sort:${sort}  a alerts  b batch  ? help  q quit`;
     case 'detail':
       return `Esc back  jk prev/next  w window:${window}  c chart:${chart}  r reload  b batch  q quit`;
+    case 'alerts':
+      return 'Esc back  ↑↓/jk move  ⏎ service detail  r reload  b batch  ? help  q quit';
     case 'help':
       return 'Esc or ? close help  q quit';
     case 'filter':

@@ -6,6 +6,7 @@ const KEYS: readonly [string, string][] = [
   ['Enter', 'details of the selected service'],
   ['/', 'filter by name, or a health word (crit, silent, warn, ok)'],
   ['s', 'cycle the sort: health, cpu, ram, disk, free disk, last seen, name'],
+  ['a', 'alerts pane: firing, then resolved; ⏎ opens the service, r reloads'],
   ['b', 'run a batch now: asks y (incremental), f (full recompute), n'],
   ['w  c  r', 'detail view: window 1h/24h/7d, chart CPU/RAM/disk, reload'],
   ['Esc', 'back; clears the filter in the table'],
@@ -26,10 +27,12 @@ export function HelpView({ height }: { height: number }) {
       <Text bold>Health, worst first</Text>
       <Text wrap="truncate">{`  ${health.join('   ')}   (SILENT: no message lately)`}</Text>
       <Text bold>Columns</Text>
-      <Text wrap="truncate">  CPU RAM DISK: latest use, %.  FREE GB: free disk.  SEEN: since the last message</Text>
-      <Text wrap="truncate">  CPU 15m, RAM 15m: peaks over the last 15 minutes, gathered while this runs.</Text>
-      <Text bold>Connection</Text>
-      <Text wrap="truncate">  ● live   ↻ reconnecting: the last data stays on screen, marked STALE.</Text>
+      <Text wrap="truncate">  CPU RAM DISK: latest use, %.  FREE GB: free disk.  SEEN: the last message</Text>
+      <Text wrap="truncate">  CPU 15m, RAM 15m: peaks over the last 15 minutes (narrow: RAM 15m goes first)</Text>
+      <Text wrap="truncate">  REASON: why it is not OK, first reason (+N more: all in the detail view)</Text>
+      <Text wrap="truncate">
+        <Text bold>Connection</Text>  ● live   ↻ reconnecting: the last data stays on screen, marked STALE
+      </Text>
     </Box>
   );
 }

@@ -9,18 +9,49 @@ export interface TableLayout {
   name: number;
   /** Width of each sparkline; 0 hides them (narrow terminals). */
   spark: number;
+  /** Whether the RAM sparkline shows: the least important column, the first to go for the reason. */
+  ramSpark: boolean;
+  /** Width of the reason column (after a gap); 0 hides it (below about 70 columns). */
+  reason: number;
 }
 
-// marker 2, health 8, gap 1, cpu 5, ram 5, disk 5, free 8, seen 9, and a gap before each sparkline
-const FIXED = 2 + 8 + 1 + 5 + 5 + 5 + 8 + 9;
+// marker 2, health 8, gap 1, cpu 5, ram 5, disk 5, free 8, seen 8; a gap before each sparkline and the reason
+const FIXED = 2 + 8 + 1 + 5 + 5 + 5 + 8 + 8;
+const NAME_MIN = 12;
+const NAME_MAX = 32;
+/** Enough to read "cpu 97% >= 95% f…" or "disk full in 5h…". */
+const REASON_MIN = 16;
+const SPARK_MIN = 8;
+/** 30 s a column over 15 minutes; wider would only repeat slots. */
+const SPARK_MAX = 30;
 
-/** Splits what the fixed columns leave between the name and the two sparklines. */
+/**
+ * Splits what the fixed columns leave between the name, the reason and the sparklines. The reason is why an
+ * engineer looks, so it is kept first: sparklines are dropped before it is squeezed (RAM, then CPU). At 80
+ * columns that leaves the CPU sparkline and 16 columns of reason; what wider terminals add goes a third to the
+ * name, a fifth to each sparkline, and the rest to the reason.
+ */
 export function tableLayout(width: number): TableLayout {
-  const rest = Math.max(8, width - FIXED);
-  const nameMin = Math.max(12, Math.min(40, Math.floor(rest * 0.4)));
-  const spark = Math.min(45, Math.floor((rest - nameMin - 2) / 2));
-  if (spark < 4) return { name: rest, spark: 0 };
-  return { name: Math.min(48, rest - 2 * (spark + 1)), spark };
+  const avail = Math.max(8, width - FIXED);
+  const needed = NAME_MIN + 1 + REASON_MIN;
+  if (avail < needed) {
+    const reason = avail - NAME_MIN - 1;
+    return reason >= 8 ? { name: NAME_MIN, spark: 0, ramSpark: false, reason } : { name: avail, spark: 0, ramSpark: false, reason: 0 };
+  }
+  const sparks = avail >= needed + 2 * (1 + SPARK_MIN) ? 2 : avail >= needed + 1 + SPARK_MIN ? 1 : 0;
+  const spare = avail - needed - sparks * (1 + SPARK_MIN);
+  const name = NAME_MIN + Math.min(NAME_MAX - NAME_MIN, Math.floor(spare / 3));
+  const spark = sparks ? SPARK_MIN + Math.min(SPARK_MAX - SPARK_MIN, Math.floor(spare / 5)) : 0;
+  const reason = avail - name - 1 - sparks * (spark ? spark + 1 : 0);
+  return { name, spark, ramSpark: sparks === 2, reason };
+}
+
+/** The first reason, cut to `width`, with "+N" when there are more (all of them are in the detail view). */
+export function reasonCell(reasons: readonly string[], width: number): string {
+  if (width <= 0 || reasons.length === 0) return fitText('', width);
+  const more = reasons.length > 1 ? ` +${reasons.length - 1}` : '';
+  if (more.length >= width - 4) return fitText(reasons[0]!, width);
+  return fitText(reasons[0]!, width - more.length) + more;
 }
 
 export function tableHeader(layout: TableLayout): string {
@@ -33,8 +64,10 @@ export function tableHeader(layout: TableLayout): string {
     fitText('RAM', 5, 'right') +
     fitText('DISK', 5, 'right') +
     fitText('FREE GB', 8, 'right') +
-    fitText('SEEN', 9, 'right');
-  return layout.spark ? `${base} ${fitText('CPU 15m', layout.spark)} ${fitText('RAM 15m', layout.spark)}` : base;
+    fitText('SEEN', 8, 'right');
+  const cpu = layout.spark ? ` ${fitText('CPU 15m', layout.spark)}` : '';
+  const ram = layout.spark && layout.ramSpark ? ` ${fitText('RAM 15m', layout.spark)}` : '';
+  return `${base}${cpu}${ram}${layout.reason ? ` ${fitText('REASON', layout.reason)}` : ''}`;
 }
 
 export interface ServiceTableProps {
@@ -75,7 +108,7 @@ export function ServiceTable({ rows, offset, height, selected, width, now, histo
             fitText(formatPct(row.ramUsed), 5, 'right') +
             fitText(formatPct(row.diskUsed), 5, 'right') +
             fitText(formatGb(row.diskFreeGb), 8, 'right') +
-            fitText(formatAgo(row.lastSeen, now), 9, 'right');
+            fitText(formatAgo(row.lastSeen, now), 8, 'right');
           return (
             // Keyed by screen line: a push that re-sorts the table then updates text in place instead of
             // unmounting and mounting every line (measured: 3x the frame time at 1,000 services).
@@ -87,10 +120,16 @@ export function ServiceTable({ rows, offset, height, selected, width, now, histo
               {layout.spark ? (
                 <>
                   {' '}
-                  <Text color={tint('cyan')}>{sparkline(history.series(row.service, 'cpu', now, layout.spark))}</Text>{' '}
+                  <Text color={tint('cyan')}>{sparkline(history.series(row.service, 'cpu', now, layout.spark))}</Text>
+                </>
+              ) : null}
+              {layout.spark && layout.ramSpark ? (
+                <>
+                  {' '}
                   <Text color={tint('blue')}>{sparkline(history.series(row.service, 'ram', now, layout.spark))}</Text>
                 </>
               ) : null}
+              {layout.reason ? ` ${reasonCell(row.reasons, layout.reason)}` : null}
             </Text>
           );
         })

@@ -4,12 +4,13 @@
  * faster than that must each see the state the previous one left.
  */
 import type { Key } from 'ink';
+import { selectedAlertIndex } from './alert-order.js';
 import { CHART_METRICS } from './chart.js';
 import { DETAIL_WINDOWS } from './detail-window.js';
 import { filterServices, nextSortKey, type SortKey, sortServices } from './service-order.js';
-import type { ServiceRow } from './types.js';
+import type { AlertView, ServiceRow } from './types.js';
 
-export type View = 'table' | 'detail' | 'help';
+export type View = 'table' | 'detail' | 'help' | 'alerts';
 
 export interface UiState {
   view: View;
@@ -21,6 +22,12 @@ export interface UiState {
   /** The selected service by name (rows re-sort under it) and the row it was last seen at. */
   selection: { name: string | null; index: number };
   detailName: string | null;
+  /** Where Esc in the detail view returns to. */
+  detailFrom: 'table' | 'alerts';
+  /** The alert under the cursor in the alerts pane, by id (the list re-orders under it) and last row. */
+  alertSelection: { id: string | null; index: number };
+  /** Bumped when the alerts pane opens or on `r` there, to reload the alerts. */
+  alertsReload: number;
   windowIndex: number;
   chartIndex: number;
   /** Bumped by `r` to reload the detail view. */
@@ -36,6 +43,9 @@ export const INITIAL_UI: UiState = {
   editingFilter: false,
   selection: { name: null, index: 0 },
   detailName: null,
+  detailFrom: 'table',
+  alertSelection: { id: null, index: 0 },
+  alertsReload: 0,
   windowIndex: 0,
   chartIndex: 0,
   reload: 0,
@@ -51,6 +61,8 @@ export type Effect =
 export interface KeyContext {
   /** The latest push, unsorted. */
   services: readonly ServiceRow[];
+  /** The alerts pane's list, in the order shown. */
+  alerts: readonly AlertView[];
   /** Rows per page for PgUp/PgDn. */
   pageSize: number;
   /** A batch requested from this dashboard is still running. */
@@ -116,6 +128,44 @@ function navigate(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): Ui
 
 const isEnter = (input: string, key: KeyLike): boolean => key.return || input === '\n' || input === '\r';
 
+/** The alerts pane: move the cursor, Enter opens the alert's service, Esc (or `a` again) goes back. */
+function alertsKey(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): Result {
+  if (key.escape || key.leftArrow || input === 'h' || input === 'a') return { ui: { ...ui, view: 'table' } };
+  if (input === 'r') return { ui: { ...ui, alertsReload: ui.alertsReload + 1 } };
+  const at = selectedAlertIndex(ctx.alerts, ui.alertSelection);
+  const page = Math.max(1, ctx.pageSize);
+  let to: number | null = null;
+  if (key.upArrow || input === 'k') to = at - 1;
+  else if (key.downArrow || input === 'j') to = at + 1;
+  else if (key.pageUp) to = at - page;
+  else if (key.pageDown) to = at + page;
+  else if (key.home || input === 'g') to = 0;
+  else if (key.end || input === 'G') to = ctx.alerts.length - 1;
+  if (to !== null) {
+    if (ctx.alerts.length === 0) return { ui };
+    const i = Math.max(0, Math.min(ctx.alerts.length - 1, to));
+    return { ui: { ...ui, alertSelection: { id: ctx.alerts[i]!.id, index: i } } };
+  }
+  if (isEnter(input, key) || key.rightArrow || input === 'l') {
+    const alert = ctx.alerts[at];
+    if (!alert) return { ui };
+    // The table cursor moves to the service too, so j/k in the detail view continue from it.
+    const rows = visibleRows(ctx.services, ui.sortKey, ui.filter);
+    const index = Math.max(0, rows.findIndex((r) => r.service === alert.service));
+    return {
+      ui: {
+        ...ui,
+        view: 'detail',
+        detailFrom: 'alerts',
+        detailName: alert.service,
+        selection: { name: alert.service, index },
+        alertSelection: { id: alert.id, index: at },
+      },
+    };
+  }
+  return { ui };
+}
+
 function filterKey(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): Result {
   if (key.escape) return { ui: { ...ui, filter: '', editingFilter: false } };
   if (isEnter(input, key)) return { ui: { ...ui, editingFilter: false } };
@@ -150,9 +200,11 @@ export function handleKey(ui: UiState, input: string, key: KeyLike, ctx: KeyCont
   }
   if (input === '?') return { ui: { ...ui, view: 'help', helpFrom: ui.view } };
   if (input === 'b') return ctx.batchBusy ? { ui, effect: { type: 'batch-busy' } } : { ui: { ...ui, confirming: true } };
+  if (ui.view === 'alerts') return alertsKey(ui, input, key, ctx);
+  if (input === 'a') return { ui: { ...ui, view: 'alerts', alertsReload: ui.alertsReload + 1 } };
 
   if (ui.view === 'detail') {
-    if (key.escape || key.leftArrow || input === 'h') return { ui: { ...ui, view: 'table' } };
+    if (key.escape || key.leftArrow || input === 'h') return { ui: { ...ui, view: ui.detailFrom } };
     if (input === 'w') return { ui: { ...ui, windowIndex: (ui.windowIndex + 1) % DETAIL_WINDOWS.length } };
     if (input === 'c') return { ui: { ...ui, chartIndex: (ui.chartIndex + 1) % CHART_METRICS.length } };
     if (input === 'r') return { ui: { ...ui, reload: ui.reload + 1 } };
@@ -166,7 +218,7 @@ export function handleKey(ui: UiState, input: string, key: KeyLike, ctx: KeyCont
     const at = selectedIndex(rows, ui.selection);
     const row = rows[at];
     if (!row) return { ui };
-    return { ui: { ...ui, view: 'detail', detailName: row.service, selection: { name: row.service, index: at } } };
+    return { ui: { ...ui, view: 'detail', detailFrom: 'table', detailName: row.service, selection: { name: row.service, index: at } } };
   }
   if (input === '/') return { ui: { ...ui, editingFilter: true } };
   if (input === 's') return { ui: { ...ui, sortKey: nextSortKey(ui.sortKey) } };

@@ -58,3 +58,14 @@ export function fitText(s: string, width: number, align: 'left' | 'right' = 'lef
   const gap = ' '.repeat(width - chars.length);
   return align === 'left' ? s + gap : gap + s;
 }
+
+/**
+ * When a resource fills up at its current trend: "disk full in 5h (at 03:12)", with the date when it is more
+ * than a day away; "disk full now" once the time has passed; null without a forecast.
+ */
+export function formatForecast(what: string, fullAt: number | null, now: number): string | null {
+  if (fullAt == null || !Number.isFinite(fullAt)) return null;
+  if (fullAt <= now) return `${what} full now`;
+  const at = fullAt - now > 86_400_000 ? formatClock(fullAt, true) : formatClock(fullAt).slice(0, 5);
+  return `${what} full in ${formatDuration(fullAt - now)} (at ${at})`;
+}

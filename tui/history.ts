@@ -1,10 +1,11 @@
 /**
- * The last 15 minutes of CPU and RAM per service, kept client-side from the `services` subscription (the
- * daemon serves history through `series`, but one query per row per second would not scale to 1,000 rows).
- * Fixed-size rings of slots keyed by the sample's own lastSeen, so a silent service leaves a gap instead of
- * repeating its last value, and memory stays flat however long the dashboard runs.
+ * The last 15 minutes of CPU and RAM per service for the sparklines. Seeded on connect from one `history` query
+ * (minute peaks of every service), then kept client-side from the `services` subscription: one query per row
+ * per second would not scale to 1,000 rows. Fixed-size rings of slots keyed by the sample's own lastSeen, so a
+ * silent service leaves a gap instead of repeating its last value, and memory stays flat however long the
+ * dashboard runs.
  */
-import type { ServiceRow } from './types.js';
+import type { ServiceHistory, ServiceRow } from './types.js';
 
 export type HistoryMetric = 'cpu' | 'ram';
 
@@ -36,22 +37,46 @@ export class ResourceHistory {
 
   /** Folds one push in; a slot keeps the max it saw, so a short spike survives until it ages out. */
   record(rows: readonly ServiceRow[]): void {
-    for (const row of rows) {
-      let ring = this.rings.get(row.service);
-      if (!ring) {
-        ring = { slot: new Float64Array(this.size).fill(-1), cpu: new Float32Array(this.size), ram: new Float32Array(this.size) };
-        this.rings.set(row.service, ring);
+    for (const row of rows) this.put(this.ring(row.service), Math.floor(row.lastSeen / this.slotMs), row.cpu, row.ramUsed);
+  }
+
+  /**
+   * Folds in minute peaks from the daemon: every slot of a minute gets that minute's peak, up to `upTo` (the
+   * query's end, so no slot ahead of the clock is filled). Merged like pushes (max per slot), so seeding again
+   * after a reconnect, or after pushes already arrived, loses nothing.
+   */
+  seed(history: readonly ServiceHistory[], upTo: number, minuteMs = 60_000): void {
+    const oldest = Math.floor(upTo / this.slotMs) - this.size + 1;
+    for (const { service, minutes } of history) {
+      const ring = this.ring(service);
+      for (const m of minutes) {
+        const first = Math.max(oldest, Math.floor(m.start / this.slotMs));
+        const last = Math.floor((Math.min(m.start + minuteMs, upTo) - 1) / this.slotMs);
+        for (let slot = first; slot <= last; slot++) this.put(ring, slot, m.cpu, m.ram);
       }
-      const slot = Math.floor(row.lastSeen / this.slotMs);
-      const at = slot % this.size;
-      if (ring.slot[at] !== slot) {
-        ring.slot[at] = slot;
-        ring.cpu[at] = row.cpu;
-        ring.ram[at] = row.ramUsed;
-      } else {
-        ring.cpu[at] = Math.max(ring.cpu[at]!, row.cpu);
-        ring.ram[at] = Math.max(ring.ram[at]!, row.ramUsed);
-      }
+    }
+  }
+
+  private ring(service: string): Ring {
+    let ring = this.rings.get(service);
+    if (!ring) {
+      ring = { slot: new Float64Array(this.size).fill(-1), cpu: new Float32Array(this.size), ram: new Float32Array(this.size) };
+      this.rings.set(service, ring);
+    }
+    return ring;
+  }
+
+  // A newer slot replaces what a position held; an older one (a late sample, a long-past minute) is dropped.
+  private put(ring: Ring, slot: number, cpu: number, ram: number): void {
+    const at = slot % this.size;
+    const held = ring.slot[at]!;
+    if (held < slot) {
+      ring.slot[at] = slot;
+      ring.cpu[at] = cpu;
+      ring.ram[at] = ram;
+    } else if (held === slot) {
+      ring.cpu[at] = Math.max(ring.cpu[at]!, cpu);
+      ring.ram[at] = Math.max(ring.ram[at]!, ram);
     }
   }
 

@@ -18,6 +18,10 @@ export interface ServiceRow {
   diskUsed: number;
   ramFreeGb: number;
   diskFreeGb: number;
+  /** Epoch ms when disk used reaches 100 % at the recent trend; null without a trustworthy upward trend. */
+  diskFullAt: number | null;
+  /** As diskFullAt, for RAM. */
+  ramFullAt: number | null;
 }
 
 export interface ResourceStat {
@@ -44,6 +48,31 @@ export interface BucketView {
   cpu: ResourceStat;
   ram: ResourceStat;
   disk: ResourceStat;
+}
+
+/** One alert episode of one rule on one service, from firing to resolution. */
+export interface AlertView {
+  id: string;
+  service: string;
+  /** cpu | ram | disk | diskFree | silent | diskFull | ramFull */
+  rule: string;
+  severity: Health;
+  state: 'FIRING' | 'RESOLVED';
+  /** Epoch ms when the condition began. */
+  startedAt: number;
+  endedAt: number | null;
+  /** At firing: % (cpu, ram, disk), GB (diskFree), seconds without a message (silent), hours until full (forecasts). */
+  value: number | null;
+  message: string;
+  /** Covered by a silence in force: no notifications are sent for it. */
+  silenced: boolean;
+}
+
+/** The per-minute peaks of one service, as the sparklines need them (from the `history` query). */
+export interface ServiceHistory {
+  service: string;
+  /** Oldest first; `cpu` and `ram` are the highest value seen in the minute starting at `start`. */
+  minutes: { start: number; cpu: number; ram: number }[];
 }
 
 export interface BatchRunView {
@@ -105,6 +134,12 @@ export interface DashboardClient {
   /** Window [fromMs, toMs). */
   stats(fromMs: number, toMs: number, service?: string): Promise<ServiceStatsView[]>;
   series(service: string, fromMs: number, toMs: number, step: Step): Promise<BucketView[]>;
+  /** Minute peaks of every service (or the named ones) over [fromMs, toMs), at most 6 hours, in one answer. */
+  history(fromMs: number, toMs: number, services?: readonly string[]): Promise<ServiceHistory[]>;
+  /** Newest first, at most 1000; `active` true gives FIRING only, false RESOLVED only, undefined both. */
+  alerts(active?: boolean): Promise<AlertView[]>;
+  /** Every alert state change (FIRING, RESOLVED) as it happens; changes missed while disconnected are not replayed. */
+  subscribeAlerts(onData: (alert: AlertView) => void, onError: (message: string) => void): Unsubscribe;
   runBatch(full: boolean): Promise<BatchRunView>;
   close(): void;
 }

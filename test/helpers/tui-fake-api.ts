@@ -3,7 +3,18 @@
  * UDP, storage or DuckDB: `n` services whose values drift with time, and fixed history answers.
  * Run directly to serve it for a manual look: `node --import tsx test/helpers/tui-fake-api.ts [port] [services]`.
  */
-import type { BatchRun, Bucket, HmsApi, Pipeline, Resource, ServiceHealth, ServiceStats, Step } from '../../src/api.js';
+import type {
+  Alert,
+  AlertFilter,
+  BatchRun,
+  Bucket,
+  HmsApi,
+  Pipeline,
+  Resource,
+  ServiceHealth,
+  ServiceStats,
+  Step,
+} from '../../src/api.js';
 
 const US = 1000;
 const HEALTHS = ['OK', 'OK', 'OK', 'OK', 'OK', 'OK', 'WARN', 'WARN', 'CRIT', 'SILENT'] as const;
@@ -14,16 +25,25 @@ export interface FakeApi extends HmsApi {
   queries: { kind: 'stats' | 'series'; fromUs: number; toUs: number; service?: string; step?: Step }[];
   /** Number of services() calls so far (one per push per subscriber). */
   reads: number;
+  /** What `alerts` answers from (newest first), filtered as the core does. */
+  alertLog: Alert[];
+  /** Sends a state change to every `alerts` subscriber, as the core does when a rule fires or resolves. */
+  emitAlert(alert: Alert): void;
 }
 
 export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
   const started = now();
   let batches = 0;
+  const alertListeners = new Set<(a: Alert) => void>();
   const resource = (base: number, at: number): Resource => ({ mean: base, min: base - 5, max: base + 5, peakAt: at * US });
   const api: FakeApi = {
     batchCalls: [],
     queries: [],
     reads: 0,
+    alertLog: [],
+    emitAlert(alert) {
+      for (const l of alertListeners) l(alert);
+    },
     async services(): Promise<ServiceHealth[]> {
       api.reads++;
       const t = now();
@@ -40,6 +60,8 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
           diskUsed: 30 + ((i * 3) % 65),
           ramFreeGb: 16 - (i % 16) / 2,
           diskFreeGb: 500 - ((i * 3) % 65) * 5,
+          // Every fourth service fills its disk: full in five hours.
+          diskFullAt: i % 4 === 0 ? (t + 5 * 3_600_000) * US : null,
         };
       });
     },
@@ -100,14 +122,19 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
       const wanted = all.filter((s) => !names || names.includes(s.service));
       return Promise.all(wanted.map(async (s) => ({ service: s.service, buckets: await api.series(s.service, fromUs, toUs, 'MINUTE') })));
     },
-    // The dashboard does not read alerts yet: the fake has none.
-    alerts: async () => [],
+    alerts: async ({ active, service }: AlertFilter) =>
+      api.alertLog.filter(
+        (a) => (active === undefined || (a.state === 'FIRING') === active) && (service === undefined || a.service === service),
+      ),
     silences: async () => [],
     silence: async () => {
       throw new Error('the fake core has no silences');
     },
     unsilence: async () => false,
-    subscribeAlerts: () => () => {},
+    subscribeAlerts: (listener) => {
+      alertListeners.add(listener);
+      return () => alertListeners.delete(listener);
+    },
     ready: () => true,
   };
   const lastBatch = (t: number): BatchRun => ({

@@ -1,10 +1,12 @@
 /** An in-memory DashboardClient: the test pushes subscription data and answers queries from fixtures. */
 import type {
+  AlertView,
   BatchRunView,
   BucketView,
   ConnectionState,
   DashboardClient,
   PipelineView,
+  ServiceHistory,
   ServiceRow,
   ServiceStatsView,
   Step,
@@ -18,15 +20,29 @@ export interface QueryCall {
   step?: Step;
 }
 
+export interface HistoryCall {
+  from: number;
+  to: number;
+  /** Undefined asks for every service. */
+  services: readonly string[] | undefined;
+}
+
 export class FakeClient implements DashboardClient {
   state: ConnectionState = { status: 'connected', since: 0 };
   statsFixture: ServiceStatsView[] = [];
   seriesFixture: BucketView[] = [];
   batchResult: BatchRunView | Error = new Error('no batch fixture');
+  historyFixture: ServiceHistory[] = [];
+  /** Answered by `alerts`, filtered by `active` as the daemon does (newest first is the caller's fixture order). */
+  alertsFixture: AlertView[] = [];
   readonly queries: QueryCall[] = [];
   readonly batchCalls: boolean[] = [];
+  readonly historyCalls: HistoryCall[] = [];
+  /** The `active` argument of each `alerts` query. */
+  readonly alertCalls: (boolean | undefined)[] = [];
   private serviceSinks = new Set<(rows: ServiceRow[]) => void>();
   private pipelineSinks = new Set<(p: PipelineView) => void>();
+  private alertSinks = new Set<(a: AlertView) => void>();
   private connectionSinks = new Set<(s: ConnectionState) => void>();
 
   pushServices(rows: ServiceRow[]): void {
@@ -37,13 +53,17 @@ export class FakeClient implements DashboardClient {
     for (const sink of this.pipelineSinks) sink(p);
   }
 
+  pushAlert(alert: AlertView): void {
+    for (const sink of this.alertSinks) sink(alert);
+  }
+
   setConnection(state: ConnectionState): void {
     this.state = state;
     for (const sink of this.connectionSinks) sink(state);
   }
 
   get subscribers(): number {
-    return this.serviceSinks.size + this.pipelineSinks.size;
+    return this.serviceSinks.size + this.pipelineSinks.size + this.alertSinks.size;
   }
 
   connection(): ConnectionState {
@@ -75,6 +95,21 @@ export class FakeClient implements DashboardClient {
     return this.seriesFixture;
   }
 
+  async history(from: number, to: number, services?: readonly string[]): Promise<ServiceHistory[]> {
+    this.historyCalls.push({ from, to, services });
+    return this.historyFixture.filter((h) => !services || services.includes(h.service));
+  }
+
+  async alerts(active?: boolean): Promise<AlertView[]> {
+    this.alertCalls.push(active);
+    return this.alertsFixture.filter((a) => active === undefined || (a.state === 'FIRING') === active);
+  }
+
+  subscribeAlerts(onData: (a: AlertView) => void): () => void {
+    this.alertSinks.add(onData);
+    return () => this.alertSinks.delete(onData);
+  }
+
   async runBatch(full: boolean): Promise<BatchRunView> {
     this.batchCalls.push(full);
     if (this.batchResult instanceof Error) throw this.batchResult;
@@ -84,5 +119,6 @@ export class FakeClient implements DashboardClient {
   close(): void {
     this.serviceSinks.clear();
     this.pipelineSinks.clear();
+    this.alertSinks.clear();
   }
 }

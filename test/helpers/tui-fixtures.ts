@@ -1,5 +1,14 @@
 /** Deterministic fleets and history for the dashboard's component tests. */
-import type { BucketView, Health, PipelineView, ResourceStat, ServiceRow, ServiceStatsView } from '../../tui/types.js';
+import type {
+  AlertView,
+  BucketView,
+  Health,
+  PipelineView,
+  ResourceStat,
+  ServiceHistory,
+  ServiceRow,
+  ServiceStatsView,
+} from '../../tui/types.js';
 
 /** 2026-11-27T10:00:00Z: every fixture time is relative to this fixed "now". */
 export const NOW = Date.UTC(2026, 10, 27, 10, 0, 0);
@@ -16,7 +25,37 @@ export function row(service: string, health: Health, over: Partial<ServiceRow> =
     diskUsed: 30,
     ramFreeGb: 8,
     diskFreeGb: 100,
+    diskFullAt: null,
+    ramFullAt: null,
     ...over,
+  };
+}
+
+/** A FIRING alert that started `agoMs` before NOW; pass `state: 'RESOLVED'` and `endedAt` for a resolved one. */
+export function alert(id: string, service: string, severity: Health, over: Partial<AlertView> = {}): AlertView {
+  return {
+    id,
+    service,
+    rule: 'cpu',
+    severity,
+    state: 'FIRING',
+    startedAt: NOW - 300_000,
+    endedAt: null,
+    value: 97.25,
+    message: `cpu 97.3% >= ${severity === 'CRIT' ? 95 : 85}% for 5m`,
+    silenced: false,
+    ...over,
+  };
+}
+
+/**
+ * Minute peaks of the 15 minutes before NOW for `service`: CPU climbs 7 points a minute, 0 to 98, so the
+ * sparkline rises left to right; RAM stays at 50.
+ */
+export function risingHistory(service: string): ServiceHistory {
+  return {
+    service,
+    minutes: Array.from({ length: 15 }, (_, m) => ({ start: NOW - 900_000 + m * 60_000, cpu: m * 7, ram: 50 })),
   };
 }
 

@@ -139,3 +139,11 @@ if (!only || only === 'hdfs') {
   console.log('## Shipping to a real HDFS (one-machine MiniDFSCluster)');
   await runBenchFile('hdfs.ts', ['128']);
 }
+if (!only || only === 'mapreduce') {
+  console.log('## Batch run over 1M messages: duckdb and mapreduce engines');
+  await runBenchFile('mapreduce.ts');
+}
+if (!only || only === 'spark') {
+  console.log('## Spark speed engine: start-up, tick, freshness');
+  await runBenchFile('spark.ts');
+}

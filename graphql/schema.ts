@@ -153,6 +153,9 @@ export const typeDefs = /* GraphQL */ `
     records: Float
     partitions: Float
     error: String
+    "While a MapReduce job runs: map and reduce progress, percent."
+    mapProgress: Float
+    reduceProgress: Float
   }
 `;
 

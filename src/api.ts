@@ -69,6 +69,9 @@ export interface BatchRun {
   records: number | null;
   partitions: number | null;
   error: string | null;
+  /** While a MapReduce job runs: its map and reduce progress, percent. */
+  mapProgress?: number;
+  reduceProgress?: number;
 }
 
 export interface ReasonCount {

@@ -7,21 +7,16 @@ import { IngestCounters } from './ingest/counters.js';
 import { UdpServer } from './ingest/udp-server.js';
 import type { Logger } from './log.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { HdfsStore } from './storage/hdfs-store.js';
-import { LocalStore } from './storage/local-store.js';
 import { encodeLine, SegmentLog } from './storage/segment-log.js';
 import { Shipper } from './storage/shipper.js';
-import type { MasterStore } from './storage/store.js';
-import { DuckDBBatchEngine } from './views/batch-duckdb.js';
-import type { BatchEngine } from './views/batch-engine.js';
 import { BatchLayer } from './views/batch-layer.js';
 import { Database } from './views/database.js';
 import { LiveState } from './views/live-state.js';
 import { HealthService } from './health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from './health/rules.js';
 import { QueryService } from './views/query-service.js';
-import { DuckDBSpeedLayer, type SpeedLayer } from './views/speed-duckdb.js';
-import { floorTo, MICROS_PER_HOUR } from './ingest/timestamp.js';
+import type { SpeedLayer } from './views/speed-duckdb.js';
+import { implementations } from './implementations.js';
 
 export interface App {
   start(): Promise<{ udpPort: number; httpPort: number }>;
@@ -30,38 +25,13 @@ export interface App {
   readonly api: HmsApi;
 }
 
-/** The only place where configuration picks implementations (store, engines). */
-function createStore(config: Config, log: Logger): MasterStore {
-  if (config.storage === 'hdfs') {
-    return new HdfsStore({
-      urls: config.hdfsUrl
-        .split(',')
-        .map((u) => u.trim())
-        .filter(Boolean),
-      user: config.hdfsUser || undefined,
-      root: config.hdfsRoot,
-      cacheDir: join(config.dataDir, 'hdfs-cache'),
-      cacheMaxBytes: config.hdfsCacheMax,
-      onRetry: (e) => log.warn({ op: e.op, path: e.path, attempt: e.attempt, excluded: e.excluded, err: e.error.message }, 'WebHDFS retry'),
-    });
-  }
-  return new LocalStore(join(config.dataDir, 'master'));
-}
-
-function createBatchEngine(_config: Config, store: MasterStore): BatchEngine {
-  return new DuckDBBatchEngine(store);
-}
-
-async function createSpeedLayer(config: Config, db: Database): Promise<SpeedLayer> {
-  return DuckDBSpeedLayer.create(db, join(config.dataDir, 'speed'));
-}
-
 export function buildApp(config: Config, log: Logger): App {
   // Parsed first: a bad rule stops the daemon before it opens anything.
   const rules = config.rules ? loadRulesFile(config.rules) : parseRulesConfig(config.rulesInline);
   const counters = new IngestCounters();
   const scheduler = new Scheduler(log.child({ module: 'scheduler' }));
-  const store = createStore(config, log.child({ module: 'store' }));
+  const impl = implementations(config, log.child({ module: 'store' }));
+  const store = impl.store;
   const startedAt = Date.now() * 1000;
   let ready = false;
   let stopping: Promise<void> | undefined;
@@ -139,7 +109,13 @@ export function buildApp(config: Config, log: Logger): App {
     const recovered = await segments.start();
     // Shipping goes in id order, so everything below the oldest local segment is already in the store.
     shipper = new Shipper(segments, store, log, (recovered[0]?.id ?? segments.currentId) - 1);
-    speed = await createSpeedLayer(config, db);
+    const sealAndShip = async () => {
+      await segments.seal();
+      const r = await shipper.ship();
+      if (r.error) throw new Error(`cannot ship segments to the master dataset: ${r.error}`);
+      return shipper.shippedUpTo;
+    };
+    speed = await impl.createSpeedLayer(db, { sealAndShip, localFiles: () => segments.localFiles() });
     live = await LiveState.load(db);
     health = await HealthService.create(
       db,
@@ -156,28 +132,19 @@ export function buildApp(config: Config, log: Logger): App {
     batch = new BatchLayer({
       db,
       store,
-      engine: createBatchEngine(config, store),
+      engine: impl.createBatchEngine((map, reduce) => batch.progress(map, reduce)),
       speed,
       allowedLatenessUs: config.allowedLateness,
       log: log.child({ module: 'batch' }),
-      sealAndShip: async () => {
-        await segments.seal();
-        const r = await shipper.ship();
-        if (r.error) throw new Error(`cannot ship segments to the master dataset: ${r.error}`);
-        return shipper.shippedUpTo;
-      },
+      sealAndShip,
     });
     const state = await batch.start();
     watermark = state.watermark ?? Number.NEGATIVE_INFINITY;
 
     // Realtime views: every row the batch views have not absorbed, from the store and local segments.
-    const since = floorTo(state.watermark ?? 0, MICROS_PER_HOUR);
-    const pending = masterFiles.filter((f) => f.segment > (state.segment ?? -1) || f.hour >= since);
-    const staged = await store.stage(pending);
     const t0 = Date.now();
-    const rebuilt = await speed.rebuild([...staged.paths, ...(await segments.localFiles())], state.watermark, state.segment);
-    await staged.release();
-    log.info({ messages: rebuilt, files: pending.length, ms: Date.now() - t0 }, 'realtime views rebuilt');
+    const rebuilt = await speed.rebuild(state.watermark, state.segment);
+    log.info({ messages: rebuilt, ms: Date.now() - t0, engine: speed.engine }, 'realtime views rebuilt');
 
     udp = new UdpServer(
       {
@@ -226,7 +193,6 @@ export function buildApp(config: Config, log: Logger): App {
     await health?.close();
     await batch?.close();
     await segments?.close();
-    await speed?.tick().catch(() => undefined);
     await live?.save().catch(() => undefined);
     await speed?.close();
     await query?.close();

@@ -155,8 +155,8 @@ test('realtime views rebuilt from segments equal the live ones', async (t) => {
   await p.speed.tick();
   const live = await dump(p, 'rt_minute');
   t.true(live.length > 50);
-  const files = [...(await p.store.stage(await p.store.list())).paths, ...(await p.segments.localFiles())];
-  await p.speed.rebuild(files, p.batch.watermark, p.batch.segment);
+  // From the master files not absorbed (batch ran once, new data since) and the local segments.
+  t.true((await p.speed.rebuild(p.batch.watermark, p.batch.segment)) > 800);
   t.deepEqual(await dump(p, 'rt_minute'), live);
   await p.close();
 });

@@ -43,8 +43,17 @@ const SPECS = {
   hdfsUser: { kind: 'string', default: '', doc: 'HDFS user for simple auth (WebHDFS user.name); empty: the cluster default' },
   hdfsRoot: { kind: 'string', default: '/hms', doc: 'HDFS directory; the master dataset is <root>/master' },
   hdfsCacheMax: { kind: 'bytes', default: '2GiB', doc: 'Local cache for master files staged from HDFS for the batch engine' },
-  batchEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb'], doc: 'Batch layer engine' },
-  speedEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb'], doc: 'Speed layer engine' },
+  batchEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb', 'mapreduce'], doc: 'Batch layer engine: DuckDB SQL here, or a Hadoop Streaming job' },
+  speedEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb', 'spark'], doc: 'Speed layer engine: DuckDB here, or Spark jobs' },
+  hdfsFsUri: { kind: 'string', default: '', doc: 'Namenode RPC URI for Spark and MapReduce with --storage hdfs, e.g. hdfs://namenode:8020' },
+  mapreduceSubmit: {
+    kind: 'string',
+    default: 'local',
+    doc: '"local" (Hadoop LocalJobRunner in a JVM here) or the command that submits to a cluster, e.g. "hadoop jar /opt/hadoop/share/hadoop/tools/lib/hadoop-streaming-3.4.2.jar"',
+  },
+  mapreduceReduces: { kind: 'int', default: '1', doc: 'Reduce tasks of a MapReduce batch job' },
+  mapreduceJars: { kind: 'string', default: '', doc: 'Hadoop Streaming jars for --mapreduce-submit local; empty: ~/.cache/hms/mapreduce-jars (jobs/mapreduce/fetch-jars.sh)' },
+  sparkMaster: { kind: 'string', default: 'local[2]', doc: 'Spark master URL for --speed-engine spark: local[N], yarn, spark://HOST:PORT' },
   logLevel: { kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level' },
 } satisfies Record<string, Spec>;
 
@@ -88,6 +97,11 @@ export interface Config {
   hdfsCacheMax: number;
   batchEngine: string;
   speedEngine: string;
+  hdfsFsUri: string;
+  mapreduceSubmit: string;
+  mapreduceReduces: number;
+  mapreduceJars: string;
+  sparkMaster: string;
   logLevel: string;
 }
 
@@ -193,6 +207,10 @@ export function loadConfig({ flags, env, file }: ConfigSources): Readonly<Config
 /** Settings that only make sense together are checked together. */
 function checkHdfs(c: Config): void {
   if (c.storage !== 'hdfs') return;
+  const engines = [c.batchEngine === 'mapreduce' && '--batch-engine mapreduce', c.speedEngine === 'spark' && '--speed-engine spark'].filter(Boolean);
+  if (engines.length && !/^hdfs:\/\/[^/]+/.test(c.hdfsFsUri)) {
+    throw new ConfigError(`${describe('hdfsFsUri')}: ${engines.join(' and ')} with --storage hdfs need the namenode RPC URI, e.g. hdfs://namenode:8020`);
+  }
   const urls = c.hdfsUrl.split(',').map((u) => u.trim()).filter(Boolean);
   if (urls.length === 0) throw new ConfigError(`${describe('hdfsUrl')}: required with --storage hdfs, e.g. http://namenode:9870`);
   for (const u of urls) {

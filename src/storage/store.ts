@@ -9,6 +9,8 @@
  * - `put` resolves only when the data is durable in the store; only then may the local segment go.
  */
 
+import { MICROS_PER_HOUR } from '../ingest/timestamp.js';
+
 export interface MasterFile {
   /** `date=YYYY-MM-DD/hour=HH` */
   partition: string;
@@ -67,4 +69,12 @@ export function splitByPartition(data: Buffer): Map<string, Buffer[]> {
     start = end + 1;
   }
   return parts;
+}
+
+/**
+ * Master files holding rows the batch views have not absorbed: a segment newer than `batchSegment`, or an
+ * hour that reaches the watermark (hour + 1h > watermark).
+ */
+export function notAbsorbedFiles(files: MasterFile[], watermark: number | null, batchSegment: number | null): MasterFile[] {
+  return files.filter((f) => f.segment > (batchSegment ?? -1) || f.hour + MICROS_PER_HOUR > (watermark ?? 0));
 }

@@ -37,6 +37,8 @@ export interface BatchState {
 export class BatchLayer {
   private conn!: DuckDBConnection;
   private running?: Promise<BatchRun>;
+  /** The run in progress, with the engine's progress: shown before it is recorded as finished. */
+  private current?: BatchRun;
   private state: BatchState = { watermark: null, segment: null };
 
   constructor(private readonly deps: BatchLayerDeps) {}
@@ -85,6 +87,7 @@ export class BatchLayer {
       partitions: null,
       error: null,
     };
+    this.current = run;
     await this.conn.run('INSERT INTO batch_runs VALUES ($id, $engine, $mode, $status, $started, NULL, NULL, NULL, NULL, NULL)', {
       id: run.id,
       engine: run.engine,
@@ -131,9 +134,15 @@ export class BatchLayer {
       log.error({ err, run: run.id }, 'batch run failed; previous views and watermark stay');
       await this.record(run).catch((e) => log.error({ err: e }, 'could not record the failed batch run'));
     } finally {
+      this.current = undefined;
       await this.conn.run('DROP TABLE IF EXISTS stage_minute').catch(() => undefined);
     }
     return run;
+  }
+
+  /** The engine reports how far a running job is (MapReduce: map and reduce percent). */
+  progress(mapPct: number, reducePct: number): void {
+    if (this.current) Object.assign(this.current, { mapProgress: mapPct, reduceProgress: reducePct });
   }
 
   private async swap(full: boolean, hours: number[], days: number[]): Promise<void> {
@@ -181,6 +190,7 @@ export class BatchLayer {
     const rows = (await conn.runAndReadAll('SELECT * FROM batch_runs ORDER BY started_at DESC LIMIT 1')).getRowObjects();
     if (!rows.length) return null;
     const r = rows[0];
+    if (this.current?.id === r.id) return { ...this.current };
     const num = (v: unknown) => (v === null ? null : Number(v));
     return {
       id: String(r.id),
@@ -197,6 +207,8 @@ export class BatchLayer {
   }
 
   async close(): Promise<void> {
+    // A job on a cluster could run for minutes: stop it; the run then fails and changes nothing.
+    await this.deps.engine.release();
     await this.running?.catch(() => undefined);
     this.conn?.closeSync();
   }

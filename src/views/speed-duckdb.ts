@@ -2,6 +2,7 @@ import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-ap
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { segmentName } from '../storage/segment-log.js';
+import { type MasterStore, notAbsorbedFiles } from '../storage/store.js';
 import type { Database } from './database.js';
 import { Mutex, transaction } from './database.js';
 import { minuteAggregate, readSegments, RESOURCES, SEGMENT_OF_FILENAME } from './view-sql.js';
@@ -21,9 +22,16 @@ export interface SpeedLayer {
   tick(): Promise<number>;
   /** Runs `fn` with every pushed message merged and no tick in between (the batch swap). */
   drained<T>(fn: () => Promise<T>): Promise<T>;
-  /** Rebuilds the realtime views from segment files: rows not yet absorbed by the batch views. */
-  rebuild(paths: string[], watermark: number | null, batchSegment: number | null): Promise<number>;
+  /** Rebuilds the realtime views: every row the batch views (W, segment) have not absorbed. */
+  rebuild(watermark: number | null, batchSegment: number | null): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Where a rebuild finds its rows. */
+export interface RebuildSources {
+  store: MasterStore;
+  /** Every local write-ahead segment file (sealed and open). */
+  localFiles(): Promise<string[]>;
 }
 
 const MERGE_ON_CONFLICT = [
@@ -52,13 +60,14 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   private constructor(
     private readonly conn: DuckDBConnection,
     private readonly dir: string,
+    private readonly sources: RebuildSources,
   ) {}
 
   /** `dir` holds the short-lived micro-batch files DuckDB reads on each tick. */
-  static async create(db: Database, dir: string): Promise<DuckDBSpeedLayer> {
+  static async create(db: Database, dir: string, sources: RebuildSources): Promise<DuckDBSpeedLayer> {
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    return new DuckDBSpeedLayer(await db.connect(), dir);
+    return new DuckDBSpeedLayer(await db.connect(), dir, sources);
   }
 
   push(line: string, segment: number): void {
@@ -106,7 +115,18 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     return n;
   }
 
-  async rebuild(paths: string[], watermark: number | null, batchSegment: number | null): Promise<number> {
+  /** From the master files not absorbed (staged locally by the store) and every local segment. */
+  async rebuild(watermark: number | null, batchSegment: number | null): Promise<number> {
+    const { store, localFiles } = this.sources;
+    const staged = await store.stage(notAbsorbedFiles(await store.list(), watermark, batchSegment));
+    try {
+      return await this.load([...staged.paths, ...(await localFiles())], watermark, batchSegment);
+    } finally {
+      await staged.release();
+    }
+  }
+
+  private load(paths: string[], watermark: number | null, batchSegment: number | null): Promise<number> {
     return this.lock.run(async () => {
       await transaction(this.conn, async () => {
         await this.conn.run('DELETE FROM rt_minute');

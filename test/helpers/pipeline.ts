@@ -23,7 +23,7 @@ export async function buildPipeline(dir?: string) {
   const segments = new SegmentLog({ dir: join(root, 'segments'), flushIntervalMs: 60_000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, minNextId: 1 }, log);
   await segments.start();
   const shipper = new Shipper(segments, store, log, segments.currentId - 1);
-  const speed = await DuckDBSpeedLayer.create(db, join(root, 'speed'));
+  const speed = await DuckDBSpeedLayer.create(db, join(root, 'speed'), { store, localFiles: () => segments.localFiles() });
   const query = await QueryService.create(db);
   const batch = new BatchLayer({
     db,

@@ -1,0 +1,93 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { type Config, ConfigError } from './config/settings.js';
+import type { Logger } from './log.js';
+import { HdfsStore } from './storage/hdfs-store.js';
+import { LocalStore } from './storage/local-store.js';
+import type { MasterStore } from './storage/store.js';
+import { WebHdfs } from './storage/webhdfs.js';
+import { DuckDBBatchEngine } from './views/batch-duckdb.js';
+import type { BatchEngine } from './views/batch-engine.js';
+import { localJobFileSystem, MapReduceBatchEngine, webHdfsJobFileSystem } from './views/batch-mapreduce.js';
+import type { Database } from './views/database.js';
+import { prepareSparkRuntime, SparkDriver } from './views/spark-driver.js';
+import { hdfsSparkIo, localSparkIo } from './views/spark-io.js';
+import { DuckDBSpeedLayer, type SpeedLayer } from './views/speed-duckdb.js';
+import { SparkSpeedLayer } from './views/speed-spark.js';
+
+/**
+ * The one place where configuration picks implementations: the master dataset store (local | hdfs), the
+ * batch engine (duckdb | mapreduce) and the speed engine (duckdb | spark). Everything else sees the ports.
+ */
+export interface Implementations {
+  store: MasterStore;
+  createBatchEngine(onProgress: (mapPct: number, reducePct: number) => void): BatchEngine;
+  createSpeedLayer(db: Database, deps: SpeedDeps): Promise<SpeedLayer>;
+}
+
+export interface SpeedDeps {
+  /** Seals the open segment and ships every sealed one; resolves with the highest shipped segment id. */
+  sealAndShip(): Promise<number>;
+  /** Every local write-ahead segment file (sealed and open). */
+  localFiles(): Promise<string[]>;
+}
+
+export function implementations(config: Config, log: Logger): Implementations {
+  const hdfs = config.storage === 'hdfs';
+  // One WebHDFS client for the store and the engines, so retries and namenode failover are shared.
+  const client = hdfs
+    ? new WebHdfs({
+        urls: config.hdfsUrl
+          .split(',')
+          .map((u) => u.trim())
+          .filter(Boolean),
+        user: config.hdfsUser || undefined,
+        onRetry: (e) => log.warn({ op: e.op, path: e.path, attempt: e.attempt, excluded: e.excluded, err: e.error.message }, 'WebHDFS retry'),
+      })
+    : undefined;
+  const masterRoot = hdfs ? `${config.hdfsRoot}/master` : join(config.dataDir, 'master');
+  const store: MasterStore = client
+    ? new HdfsStore({ urls: [], client, root: config.hdfsRoot, cacheDir: join(config.dataDir, 'hdfs-cache'), cacheMaxBytes: config.hdfsCacheMax })
+    : new LocalStore(masterRoot);
+
+  return {
+    store,
+    createBatchEngine(onProgress) {
+      if (config.batchEngine !== 'mapreduce') return new DuckDBBatchEngine(store);
+      const submit = config.mapreduceSubmit.trim() === 'local' ? 'local' : config.mapreduceSubmit.trim().split(/\s+/);
+      const jarsDir = config.mapreduceJars || process.env.HMS_JAR_CACHE_MR || join(homedir(), '.cache', 'hms', 'mapreduce-jars');
+      if (submit === 'local' && !existsSync(join(jarsDir, '.complete'))) {
+        throw new ConfigError(
+          `--batch-engine mapreduce with --mapreduce-submit local: the Hadoop Streaming jars are not in ${jarsDir}; run jobs/mapreduce/fetch-jars.sh (needs Maven) or set --mapreduce-jars`,
+        );
+      }
+      return new MapReduceBatchEngine({
+        submit,
+        jarsDir,
+        fsUri: client ? config.hdfsFsUri : 'file:///',
+        fs: client ? webHdfsJobFileSystem(client) : localJobFileSystem(),
+        masterRoot,
+        tmpRoot: client ? `${config.hdfsRoot}/tmp/mapreduce` : join(config.dataDir, 'mapreduce-tmp'),
+        reduces: config.mapreduceReduces,
+        log: log.child({ module: 'mapreduce' }),
+        onProgress,
+      });
+    },
+    async createSpeedLayer(db, deps) {
+      const dir = join(config.dataDir, 'speed');
+      if (config.speedEngine !== 'spark') return DuckDBSpeedLayer.create(db, dir, { store, localFiles: deps.localFiles });
+      const sparkLog = log.child({ module: 'spark' });
+      const driver = new SparkDriver({
+        runtime: await prepareSparkRuntime(),
+        master: config.sparkMaster,
+        logFile: join(config.dataDir, 'spark-driver.log'),
+        log: sparkLog,
+      });
+      const io = client
+        ? hdfsSparkIo({ client, fsUri: config.hdfsFsUri, masterRoot, outputRoot: `${config.hdfsRoot}/speed-spark` })
+        : localSparkIo(masterRoot, join(config.dataDir, 'speed-spark'));
+      return SparkSpeedLayer.create({ db, store, io, driver, sealAndShip: deps.sealAndShip, dir, log: sparkLog });
+    },
+  };
+}

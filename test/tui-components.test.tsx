@@ -522,3 +522,14 @@ test.serial('a render bug shows one line and a way out, never a stack trace', as
   ui.unmount();
   ui.cleanup();
 });
+
+test.serial('a running MapReduce batch shows its map and reduce progress in the header', async (t) => {
+  const m = await mount(FLEET, { columns: 120, rows: 30 });
+  const running = { ...pipeline().lastBatch!, status: 'RUNNING', finishedAt: null, engine: 'mapreduce', mapProgress: 40, reduceProgress: 0 };
+  const before = m.frame();
+  t.false(before.includes('map 40%'));
+  m.client.pushPipeline(pipeline({ batchEngine: 'mapreduce', lastBatch: running }));
+  await m.push(FLEET);
+  t.regex(m.frame(), /RUNNING .*map 40% reduce 0%/);
+  m.unmount();
+});

@@ -87,6 +87,7 @@ export function Header({ url, connection, pipeline, counts, now, staleFor, width
             ) : (
               'none yet'
             )}
+            {batch?.status === 'RUNNING' && batch.mapProgress != null ? ` map ${batch.mapProgress}% reduce ${batch.reduceProgress ?? 0}%` : ''}
             {batch?.status === 'FAILED' && batch.error ? `: ${batch.error}` : ''}
           </Text>
         </>

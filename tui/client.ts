@@ -54,7 +54,7 @@ export function backoffDelay(retries: number, baseMs: number, maxMs: number, ran
 // ---- wire shapes (DateTime arrives as ISO-8601 text) ----
 
 const RESOURCE = 'mean min max peakAt';
-const BATCH = 'id engine status mode startedAt finishedAt watermark records partitions error';
+const BATCH = 'id engine status mode startedAt finishedAt watermark records partitions error mapProgress reduceProgress';
 const ALERT = 'id service rule severity state startedAt endedAt value message silenced';
 
 export const SERVICES_SUBSCRIPTION = `subscription Services {

@@ -88,6 +88,9 @@ export interface BatchRunView {
   records: number | null;
   partitions: number | null;
   error: string | null;
+  /** While a MapReduce job runs: map and reduce progress, percent. */
+  mapProgress?: number | null;
+  reduceProgress?: number | null;
 }
 
 export interface PipelineView {

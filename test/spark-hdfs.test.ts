@@ -53,7 +53,7 @@ if (!spark.ok || !hadoop.ok) {
     });
 
   test.serial('invariant 3 on HDFS: spark over hdfs:// gives the rows of the embedded engine, data straddling W included', async (t) => {
-    const duck = await buildPipeline(await mkdtemp(join(tmpdir(), 'hms-views-')));
+    const duck = await buildPipeline({ dir: await mkdtemp(join(tmpdir(), 'hms-views-')) });
     t.teardown(() => duck.close());
     const sp = await hdfsPipeline();
     t.teardown(() => sp.close());

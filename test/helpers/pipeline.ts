@@ -1,45 +1,62 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { mulberry32 } from '../../mock/random.js';
 import type { HealthMessage } from '../../src/ingest/message.js';
+import type { Logger } from '../../src/log.js';
 import { LocalStore } from '../../src/storage/local-store.js';
 import { encodeLine, SegmentLog } from '../../src/storage/segment-log.js';
 import { Shipper } from '../../src/storage/shipper.js';
+import type { MasterStore } from '../../src/storage/store.js';
 import { DuckDBBatchEngine } from '../../src/views/batch-duckdb.js';
+import type { BatchEngine } from '../../src/views/batch-engine.js';
 import { BatchLayer } from '../../src/views/batch-layer.js';
 import { Database } from '../../src/views/database.js';
 import { QueryService } from '../../src/views/query-service.js';
-import { DuckDBSpeedLayer } from '../../src/views/speed-duckdb.js';
+import { DuckDBSpeedLayer, type SpeedLayer } from '../../src/views/speed-duckdb.js';
 
-/** The real layers (DuckDB file, local store, segments) wired in process, with a clock the test moves. */
-export async function buildPipeline(dir?: string) {
-  const root = dir ?? (await mkdtemp(join(tmpdir(), 'hms-views-')));
+export interface SpeedFactoryDeps {
+  db: Database;
+  store: MasterStore;
+  root: string;
+  sealAndShip(): Promise<number>;
+  log: Logger;
+}
+
+export interface PipelineOptions<S extends SpeedLayer> {
+  /** Where the DuckDB file, segments and a local master dataset go; a temp dir (removed on close) by default. */
+  dir?: string;
+  /** The master dataset store; a LocalStore under `<dir>/master` by default. */
+  store?: (root: string) => MasterStore | Promise<MasterStore>;
+  /** The batch engine; DuckDB by default. */
+  engine?: (store: MasterStore) => BatchEngine;
+  /** The speed layer; DuckDB by default. */
+  speed?: (deps: SpeedFactoryDeps) => Promise<S>;
+}
+
+/** The real layers (DuckDB file, store, segments, engines) wired in process, with a clock the test moves. */
+export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opts: PipelineOptions<S> = {}) {
+  const root = opts.dir ?? (await mkdtemp(join(tmpdir(), 'hms-views-')));
   const log = pino({ level: 'silent' });
   const clock = { now: Date.UTC(2026, 10, 27, 12, 0, 0) * 1000 };
   const db = await Database.open(join(root, 'hms.duckdb'));
-  const store = new LocalStore(join(root, 'master'));
+  const store = opts.store ? await opts.store(root) : new LocalStore(join(root, 'master'));
   const segments = new SegmentLog({ dir: join(root, 'segments'), flushIntervalMs: 60_000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, minNextId: 1 }, log);
   await segments.start();
   const shipper = new Shipper(segments, store, log, segments.currentId - 1);
-  const speed = await DuckDBSpeedLayer.create(db, join(root, 'speed'), { store, localFiles: () => segments.localFiles() });
+  const sealAndShip = async () => {
+    await segments.seal();
+    const r = await shipper.ship();
+    if (r.error) throw new Error(r.error);
+    return shipper.shippedUpTo;
+  };
+  const speed: S = opts.speed
+    ? await opts.speed({ db, store, root, sealAndShip, log })
+    : ((await DuckDBSpeedLayer.create(db, join(root, 'speed'), { store, localFiles: () => segments.localFiles() })) as unknown as S);
   const query = await QueryService.create(db);
-  const batch = new BatchLayer({
-    db,
-    store,
-    engine: new DuckDBBatchEngine(store),
-    speed,
-    allowedLatenessUs: 60_000_000,
-    now: () => clock.now,
-    log,
-    sealAndShip: async () => {
-      await segments.seal();
-      const r = await shipper.ship();
-      if (r.error) throw new Error(r.error);
-      return shipper.shippedUpTo;
-    },
-  });
+  const engine = opts.engine ? opts.engine(store) : new DuckDBBatchEngine(store);
+  const batch = new BatchLayer({ db, store, engine, speed, allowedLatenessUs: 60_000_000, now: () => clock.now, log, sealAndShip });
   await batch.start();
   return {
     root,
@@ -47,6 +64,7 @@ export async function buildPipeline(dir?: string) {
     db,
     store,
     segments,
+    shipper,
     speed,
     query,
     batch,
@@ -56,14 +74,34 @@ export async function buildPipeline(dir?: string) {
         speed.push(line, segments.append(line));
       }
     },
+    /** Seals and ships what was ingested (without a batch run). */
+    async ship() {
+      await sealAndShip();
+    },
+    /** Every row of a table, as text, in a fixed order: engines must agree exactly (the views are integers). */
+    dump: (table: string) => dumpTable(db, table),
     async close() {
       await segments.close();
       await batch.close();
       await speed.close();
       await query.close();
       db.close();
+      await store.release();
+      if (!opts.dir) await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+export type Pipeline = Awaited<ReturnType<typeof buildPipeline<DuckDBSpeedLayer>>>;
+
+/** Every row of a table, as text, in a fixed order. */
+export async function dumpTable(db: Database, table: string): Promise<string[]> {
+  const conn = await db.connect();
+  try {
+    return (await conn.runAndReadAll(`SELECT * FROM ${table} ORDER BY ALL`)).getRows().map((r) => r.map(String).join(','));
+  } finally {
+    conn.closeSync();
+  }
 }
 
 /** The mock fleet's deterministic PRNG. */

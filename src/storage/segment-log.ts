@@ -52,7 +52,6 @@ export class SegmentLog {
   private timer?: NodeJS.Timeout;
   private flushedMessages = 0;
   private appendedMessages = 0;
-  private flushErrors = 0;
   private readonly log: Logger;
 
   constructor(
@@ -117,9 +116,6 @@ export class SegmentLog {
     return this.appendedMessages - this.flushedMessages;
   }
 
-  get errors(): number {
-    return this.flushErrors;
-  }
 
   private tick(): void {
     const seg = this.current;
@@ -185,7 +181,6 @@ export class SegmentLog {
     } catch (err) {
       // Keep the lines in memory and try again on the next flush: accepted data is never dropped here.
       seg.lines = lines.concat(seg.lines);
-      this.flushErrors++;
       this.log.error({ err, segment: seg.id }, 'segment flush failed; will retry');
       throw err;
     }

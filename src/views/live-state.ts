@@ -44,9 +44,6 @@ export class LiveState {
     this.dirty.add(msg.service);
   }
 
-  get size(): number {
-    return this.latest.size;
-  }
 
   /** Writes changed services to DuckDB. */
   async save(): Promise<void> {

@@ -44,7 +44,6 @@ export function buildApp(config: Config, log: Logger): App {
   let health: HealthService;
   let query: QueryService;
   let udp: UdpServer;
-  let watermark = Number.NEGATIVE_INFINITY;
 
   const pipeline = async (): Promise<Pipeline> => {
     const lastBatch = await query.snapshot((conn) => batch.lastRun(conn));
@@ -139,7 +138,6 @@ export function buildApp(config: Config, log: Logger): App {
       sealAndShip,
     });
     const state = await batch.start();
-    watermark = state.watermark ?? Number.NEGATIVE_INFINITY;
 
     // Realtime views: every row the batch views have not absorbed, from the store and local segments.
     const t0 = Date.now();
@@ -155,7 +153,7 @@ export function buildApp(config: Config, log: Logger): App {
       },
       counters,
       (msg, recvUs) => {
-        if (msg.ts < watermark) counters.late++;
+        if (msg.ts < (batch.watermark ?? 0)) counters.late++;
         const line = encodeLine(msg, recvUs);
         speed.push(line, segments.append(line));
         live.update(msg, recvUs);
@@ -176,7 +174,6 @@ export function buildApp(config: Config, log: Logger): App {
     scheduler.add('speed', config.speedSchedule, async () => {
       await speed.tick();
       await live.save();
-      watermark = batch.watermark ?? Number.NEGATIVE_INFINITY;
     });
     scheduler.add('health', config.healthSchedule, () => health.tick());
     const { port: httpPort } = await http.start();

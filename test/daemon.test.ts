@@ -1,6 +1,7 @@
 import test from 'ava';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { sseEvents } from './helpers/sse.js';
 import { ALL_TIME, type Daemon, gql, message, sendUdp, startDaemon, waitFor } from './helpers/daemon.js';
 
 const daemons: Daemon[] = [];
@@ -177,14 +178,12 @@ test('health endpoints and subscriptions over SSE and WebSocket against the real
   });
   t.is(sse.status, 200);
   await sendUdp(d.udpPort, [message('ws-probe', Date.now() / 1000, 77)]);
+  const stream = sseEvents(sse);
   const accepted: number[] = [];
-  const reader = sse.body!.getReader();
-  let text = '';
   while (!accepted.includes(1)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += Buffer.from(value).toString();
-    for (const m of text.matchAll(/"accepted":(\d+)/g)) accepted.push(Number(m[1]));
+    const { next, ended } = await stream.read(1);
+    if (ended) break;
+    accepted.push(...next.map((e) => e.data.pipeline.accepted));
   }
   ac.abort();
   t.true(accepted.length >= 1 && accepted.includes(1));

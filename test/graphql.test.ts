@@ -9,6 +9,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createHttpServer, type Log } from '../graphql/server.js';
 import { FakeHmsApi, PIPELINE, T0 } from './helpers/fake-api.js';
+import { sseEvents } from './helpers/sse.js';
 
 const PUSH_MS = 40;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,31 +42,6 @@ async function gql(url: string, query: string, variables?: object): Promise<{ st
     body: JSON.stringify({ query, variables }),
   });
   return { status: res.status, body: await res.json() };
-}
-
-/** An SSE response read event by event; read(n) returns once n more `next` events came or the stream ended. */
-function sseEvents(res: Response) {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: string[] = [];
-  let buffer = '';
-  const read = async (want: number): Promise<{ next: Json[]; ended: boolean }> => {
-    const next: Json[] = [];
-    while (next.length < want) {
-      const { value, done } = await reader.read();
-      if (done) return { next, ended: true };
-      buffer += value;
-      for (let cut = buffer.indexOf('\n\n'); cut >= 0; cut = buffer.indexOf('\n\n')) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event) events.push(event);
-        if (event === 'next' && data) next.push(JSON.parse(data));
-      }
-    }
-    return { next, ended: false };
-  };
-  return { read, events };
 }
 
 test('services: health, reasons and lastSeen with microsecond precision', async (t) => {

@@ -5,7 +5,7 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { ALL_TIME, type Daemon, gql, message, sendUdp, startDaemon, waitFor } from './helpers/daemon.js';
-import { type HdfsCluster, hadoopAvailable, registerUnavailable, startHdfs } from './helpers/hadoop-cluster.js';
+import { daemonOnHdfs, type HdfsCluster, hadoopAvailable, registerUnavailable, startHdfs } from './helpers/hadoop-cluster.js';
 
 const test = anyTest as TestFn<{ hdfs: HdfsCluster }>;
 const daemons: Daemon[] = [];
@@ -16,24 +16,8 @@ type Pipeline = { pipeline: { accepted: number; backlogSegments: number; storage
 const PIPELINE = '{ pipeline { accepted backlogSegments storage lastBatch { status error } } }';
 const total = (s: Stats) => s.stats.reduce((n, x) => n + x.count, 0);
 
-const hdfsArgs = (hdfs: HdfsCluster, root: string) => [
-  '--storage',
-  'hdfs',
-  '--hdfs-url',
-  hdfs.namenodeHttp,
-  '--hdfs-user',
-  'hms',
-  '--hdfs-root',
-  root,
-  '--batch-schedule',
-  'off',
-  '--ship-schedule',
-  '*/1 * * * * *',
-  '--segment-max-age',
-  '1s',
-  '--allowed-lateness',
-  '0s',
-];
+/** Ship every second and seal young segments, so files reach HDFS while the test watches. */
+const hdfsArgs = (hdfs: HdfsCluster, root: string) => [...daemonOnHdfs(hdfs, root), '--ship-schedule', '*/1 * * * * *', '--segment-max-age', '1s'];
 
 const avail = await hadoopAvailable();
 if (!avail.ok) {

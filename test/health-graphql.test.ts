@@ -16,6 +16,7 @@ import { parseRulesConfig } from '../src/health/rules.js';
 import type { HealthMessage } from '../src/ingest/message.js';
 import { Database } from '../src/views/database.js';
 import { FakeHmsApi } from './helpers/fake-api.js';
+import { sseEvents } from './helpers/sse.js';
 
 const T0 = Date.UTC(2026, 10, 27, 10) * 1000;
 const S = 1_000_000;
@@ -137,29 +138,6 @@ test('alerts, silences and the silence mutations, with error codes', async (t) =
   t.false((await gql('{ alerts(active: true) { silenced } }')).data.alerts[0].silenced);
 });
 
-/** Reads `next` events from an SSE response. */
-function sse(res: Response) {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  return {
-    async read(want: number): Promise<{ next: Json[]; ended: boolean }> {
-      const next: Json[] = [];
-      while (next.length < want) {
-        const { value, done } = await reader.read();
-        if (done) return { next, ended: true };
-        buffer += value;
-        for (let cut = buffer.indexOf('\n\n'); cut >= 0; cut = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (/^event: next$/m.test(block) && data) next.push(JSON.parse(data));
-        }
-      }
-      return { next, ended: false };
-    },
-    cancel: () => reader.cancel(),
-  };
-}
 
 test('Subscription.alerts streams every state change and lets go of the core when the client leaves', async (t) => {
   const { yoga, step, subscribers, shutdown } = await setup(t);
@@ -169,7 +147,7 @@ test('Subscription.alerts streams every state change and lets go of the core whe
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
       body: JSON.stringify({ query: 'subscription { alerts { service rule severity state silenced } }' }),
     });
-  const first = sse(await subscribe());
+  const first = sseEvents(await subscribe());
   const reading = first.read(4);
   while (subscribers() < 1) await sleep(5);
   await step(31, () => ({ cpu: 97 }), ['orders']);
@@ -186,7 +164,7 @@ test('Subscription.alerts streams every state change and lets go of the core whe
   t.is(subscribers(), 0, 'the client left: no listener remains on the core');
 
   // A server shutdown ends an open alert stream.
-  const second = sse(await subscribe());
+  const second = sseEvents(await subscribe());
   while (subscribers() < 1) await sleep(5);
   shutdown.abort();
   t.true((await second.read(1)).ended);

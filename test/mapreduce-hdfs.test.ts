@@ -121,25 +121,21 @@ if (!mr.ok || !hdfs.ok) {
       p.clock.now += 23 * MICROS_PER_MINUTE;
     }
     p.clock.now -= 23 * MICROS_PER_MINUTE; // the full runs see the last run's watermark
-    const incremental = { minute: await p.dump('batch_minute'), hour: await p.dump('batch_hour'), day: await p.dump('batch_day') };
+    const incremental = await p.batchViews();
     t.true(incremental.minute.length > 2000);
     t.is(new Set(incremental.day.map((r) => r.split(',')[1])).size, 2, 'two days');
 
     const full = await p.batch.run({ full: true });
     t.is(full.status, 'SUCCEEDED', full.error ?? '');
     t.is(full.mode, 'FULL');
-    t.deepEqual(await p.dump('batch_minute'), incremental.minute);
-    t.deepEqual(await p.dump('batch_hour'), incremental.hour);
-    t.deepEqual(await p.dump('batch_day'), incremental.day);
+    t.deepEqual(await p.batchViews(), incremental);
 
     p.engine.current = p.duckdb;
     const duck = await p.batch.run({ full: true });
     t.is(duck.status, 'SUCCEEDED', duck.error ?? '');
     t.is(duck.watermark, full.watermark);
     t.is(duck.records, full.records);
-    t.deepEqual(await p.dump('batch_minute'), incremental.minute);
-    t.deepEqual(await p.dump('batch_hour'), incremental.hour);
-    t.deepEqual(await p.dump('batch_day'), incremental.day);
+    t.deepEqual(await p.batchViews(), incremental);
     t.deepEqual(await leftovers(), []);
   });
 

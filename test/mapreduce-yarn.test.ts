@@ -73,13 +73,11 @@ if (!mr.ok || !hadoop.ok) {
     t.is(run.status, 'SUCCEEDED', run.error ?? '');
     t.is(progress.at(-1), '100/100');
     t.true(progress.length >= 2, progress.join(' '));
-    const views = { minute: await p.dump('batch_minute'), hour: await p.dump('batch_hour'), day: await p.dump('batch_day') };
+    const views = await p.batchViews();
     p.engine.current = p.duckdb;
     const duck = await p.batch.run({ full: true });
     t.is(duck.records, run.records);
-    t.deepEqual(await p.dump('batch_minute'), views.minute);
-    t.deepEqual(await p.dump('batch_hour'), views.hour);
-    t.deepEqual(await p.dump('batch_day'), views.day);
+    t.deepEqual(await p.batchViews(), views);
 
     p.clock.now += 20 * MICROS_PER_MINUTE;
     p.ingest(randomMessages(rnd, 300, p.clock.now - 15 * MICROS_PER_MINUTE, p.clock.now));

@@ -5,7 +5,7 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { ALL_TIME, type Daemon, gql, message, sendUdp, startDaemon, waitFor } from './helpers/daemon.js';
-import { type HdfsCluster, hadoopAvailable, registerUnavailable, startHdfs } from './helpers/hadoop-cluster.js';
+import { daemonOnHdfs, type HdfsCluster, hadoopAvailable, registerUnavailable, startHdfs } from './helpers/hadoop-cluster.js';
 import { mapreduceAvailable } from './helpers/mapreduce-env.js';
 import { sparkAvailable } from './helpers/spark-pipeline.js';
 
@@ -18,23 +18,6 @@ const stats = async (d: Daemon) => (await gql<{ stats: Stat[] }>(d.url, STATS, A
 const strip = (s: Stat[]) => s.map(({ batchCount: _b, realtimeCount: _r, ...rest }) => rest);
 type Run = { runBatch: { status: string; engine: string; records: number; error: string | null } };
 const RUN = 'mutation { runBatch { status engine records error } }';
-
-const hdfsArgs = (hdfs: HdfsCluster, root: string) => [
-  '--storage',
-  'hdfs',
-  '--hdfs-url',
-  hdfs.namenodeHttp,
-  '--hdfs-fs-uri',
-  hdfs.fsUri,
-  '--hdfs-user',
-  'hms',
-  '--hdfs-root',
-  root,
-  '--batch-schedule',
-  'off',
-  '--allowed-lateness',
-  '0s',
-];
 
 /** 900 messages from 2 hours to 1 hour ago for 3 services, with known CPU values. */
 function fleet(): string[] {
@@ -56,7 +39,7 @@ if (missing && !missing.ok) {
   });
 
   test.serial('--storage hdfs --batch-engine mapreduce: a Hadoop Streaming job computes the batch views, answers unchanged', async (t) => {
-    const d = await startDaemon([...hdfsArgs(t.context.hdfs, '/mr'), '--batch-engine', 'mapreduce']);
+    const d = await startDaemon([...daemonOnHdfs(t.context.hdfs, '/mr'), '--batch-engine', 'mapreduce']);
     daemons.push(d);
     const payloads = fleet();
     await sendUdp(d.udpPort, payloads, 5000);
@@ -82,7 +65,7 @@ if (missing && !missing.ok) {
   });
 
   test.serial('--storage hdfs --speed-engine spark: Spark computes the realtime views; a batch run keeps every answer', async (t) => {
-    const d = await startDaemon([...hdfsArgs(t.context.hdfs, '/spark'), '--speed-engine', 'spark', '--speed-schedule', '*/2 * * * * *']);
+    const d = await startDaemon([...daemonOnHdfs(t.context.hdfs, '/spark'), '--speed-engine', 'spark', '--speed-schedule', '*/2 * * * * *']);
     daemons.push(d);
     await sendUdp(d.udpPort, fleet(), 5000);
     const before = await waitFor(

@@ -7,17 +7,15 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import type { ServiceStats } from '../src/api.js';
-import type { HealthMessage } from '../src/ingest/message.js';
 import { MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../src/ingest/timestamp.js';
 import { HdfsStore } from '../src/storage/hdfs-store.js';
 import { partitionOf } from '../src/storage/store.js';
 import { WebHdfs } from '../src/storage/webhdfs.js';
 import { hdfsSparkIo } from '../src/views/spark-io.js';
 import { type HdfsCluster, hadoopAvailable, startHdfs } from './helpers/hadoop-cluster.js';
-import { buildPipeline, random, randomMessages } from './helpers/pipeline.js';
-import { boundaryMessages, randomWindows, straddling } from './helpers/spark-data.js';
-import { buildSparkPipeline, dumpTable, registerSparkUnavailable, sharedDriver, sparkAvailable } from './helpers/spark-pipeline.js';
+import { buildPipeline, random, randomMessages, randomWindows, withoutLayers } from './helpers/pipeline.js';
+import { boundaryMessages, straddling } from './helpers/spark-data.js';
+import { buildSparkPipeline, dumpTable, registerSparkUnavailable, sharedDriver, sparkAvailable, twins } from './helpers/spark-pipeline.js';
 
 const [spark, hadoop] = await Promise.all([sparkAvailable(), hadoopAvailable()]);
 
@@ -59,15 +57,7 @@ if (!spark.ok || !hadoop.ok) {
     t.teardown(() => sp.close());
     t.is(sp.store.kind, 'hdfs');
     const rnd = random(17);
-    const both = (msgs: HealthMessage[]) => {
-      duck.ingest(msgs);
-      sp.ingest(msgs);
-    };
-    const tickBoth = async () => {
-      await duck.segments.seal();
-      await duck.speed.tick();
-      await sp.speed.tick();
-    };
+    const { both, tickBoth } = twins(duck, sp);
     const compare = async (what: string) => t.deepEqual(await dumpTable(sp.db, 'rt_minute'), await dumpTable(duck.db, 'rt_minute'), what);
 
     both([...randomMessages(rnd, 2000, duck.clock.now - 3 * MICROS_PER_HOUR, duck.clock.now + 30_000_000), ...boundaryMessages(duck.clock.now - 70 * MICROS_PER_MINUTE)]);
@@ -84,7 +74,6 @@ if (!spark.ok || !hadoop.ok) {
     t.log(`tick on HDFS: ${JSON.stringify(timing)}`);
   });
 
-  const withoutLayers = (rows: ServiceStats[]) => rows.map(({ batchCount: _b, realtimeCount: _r, ...rest }) => rest);
 
   test.serial('invariant 1 on HDFS with the spark engine: same answers before and after a batch run', async (t) => {
     const p = await hdfsPipeline();
@@ -95,13 +84,13 @@ if (!spark.ok || !hadoop.ok) {
     for (let step = 0; step < 2; step++) {
       p.ingest(randomMessages(rnd, 1200, start, p.clock.now));
       await p.speed.tick();
-      const before = await Promise.all(windows.map(([a, b]) => p.query.stats(a, b)));
+      const before = await p.answers(windows);
       const run = await p.batch.run();
       t.is(run.status, 'SUCCEEDED', run.error ?? '');
-      const after = await Promise.all(windows.map(([a, b]) => p.query.stats(a, b)));
+      const after = await p.answers(windows);
       t.deepEqual(after.map(withoutLayers), before.map(withoutLayers));
       await p.speed.tick();
-      t.deepEqual(await Promise.all(windows.map(([a, b]) => p.query.stats(a, b))), after);
+      t.deepEqual(await p.answers(windows), after);
       p.clock.now += 13 * MICROS_PER_MINUTE;
     }
   });

@@ -5,13 +5,11 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
-import type { ServiceStats } from '../src/api.js';
-import type { HealthMessage } from '../src/ingest/message.js';
 import { MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../src/ingest/timestamp.js';
 import { partitionOf } from '../src/storage/store.js';
-import { buildPipeline, random, randomMessages } from './helpers/pipeline.js';
-import { buildSparkPipeline, dumpTable, registerSparkUnavailable, sharedDriver, sparkAvailable } from './helpers/spark-pipeline.js';
-import { boundaryMessages, randomWindows, straddling } from './helpers/spark-data.js';
+import { buildPipeline, random, randomMessages, randomWindows, withoutLayers } from './helpers/pipeline.js';
+import { buildSparkPipeline, dumpTable, registerSparkUnavailable, sharedDriver, sparkAvailable, twins } from './helpers/spark-pipeline.js';
+import { boundaryMessages, straddling } from './helpers/spark-data.js';
 
 const avail = await sparkAvailable();
 
@@ -30,17 +28,7 @@ if (!avail.ok) {
     const spark = await buildSparkPipeline({ driver });
     t.teardown(() => spark.close());
     const rnd = random(3);
-    const both = (msgs: HealthMessage[]) => {
-      duck.ingest(msgs);
-      spark.ingest(msgs);
-    };
-    // The DuckDB engine keeps the segment a message went to; the Spark tick seals the open segment. Sealing
-    // the DuckDB pipeline at the same points gives both the same segment ids, so rows compare key for key.
-    const tickBoth = async () => {
-      await duck.segments.seal();
-      await duck.speed.tick();
-      await spark.speed.tick();
-    };
+    const { both, tickBoth } = twins(duck, spark);
     const compare = async (what: string) => {
       const rows = await dumpTable(spark.db, 'rt_minute');
       t.deepEqual(rows, await dumpTable(duck.db, 'rt_minute'), what);
@@ -99,7 +87,6 @@ if (!avail.ok) {
     t.true(p.speed.status().lastTick!.skipped);
   });
 
-  const withoutLayers = (rows: ServiceStats[]) => rows.map(({ batchCount: _b, realtimeCount: _r, ...rest }) => rest);
 
   test.serial('invariant 1 with --speed-engine spark: answers are the same before and after each batch run', async (t) => {
     const p = await buildSparkPipeline({ driver });
@@ -112,14 +99,14 @@ if (!avail.ok) {
       await p.speed.tick();
       p.ingest(randomMessages(rnd, 200, p.clock.now - 30 * MICROS_PER_MINUTE, p.clock.now));
       await p.speed.tick();
-      const before = await Promise.all(windows.map(([a, b]) => p.query.stats(a, b)));
+      const before = await p.answers(windows);
       const run = await p.batch.run();
       t.is(run.status, 'SUCCEEDED', run.error ?? '');
-      const after = await Promise.all(windows.map(([a, b]) => p.query.stats(a, b)));
+      const after = await p.answers(windows);
       t.deepEqual(after.map(withoutLayers), before.map(withoutLayers));
       // ...and a Spark tick after the swap recomputes the same realtime part.
       await p.speed.tick();
-      const ticked = await Promise.all(windows.map(([a, b]) => p.query.stats(a, b)));
+      const ticked = await p.answers(windows);
       t.deepEqual(ticked, after);
       const all = await p.query.stats(start - MICROS_PER_HOUR, p.clock.now + MICROS_PER_HOUR);
       t.true(all.every((s) => s.batchCount > s.realtimeCount && s.realtimeCount > 0));

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AlertFilter, AlertState, Health, Silence } from '../api.js';
-import type { HealthMessage } from '../ingest/message.js';
+import { type Latest, readLatest } from '../views/live-state.js';
 import { type Database, Mutex, transaction } from '../views/database.js';
 import type { AlertRecord } from './evaluator.js';
 
@@ -155,21 +155,8 @@ export class AlertStore {
    * The newest message of each service as the live view saved it (the `latest` table of database.ts), so health
    * after a restart starts from what was last known instead of from nothing.
    */
-  lastKnown(): Promise<{ msg: HealthMessage; recv: number }[]> {
-    return this.lock.run(async () =>
-      (await this.conn.runAndReadAll('SELECT service, ts, recv, cpu, ram_total, ram_free, disk_total, disk_free FROM latest')).getRowObjects().map((r) => ({
-        msg: {
-          service: String(r.service),
-          ts: Number(r.ts),
-          cpu: Number(r.cpu),
-          ramTotal: Number(r.ram_total),
-          ramFree: Number(r.ram_free),
-          diskTotal: Number(r.disk_total),
-          diskFree: Number(r.disk_free),
-        },
-        recv: Number(r.recv),
-      })),
-    );
+  lastKnown(): Promise<Latest[]> {
+    return this.lock.run(() => readLatest(this.conn));
   }
 
   close(): Promise<void> {

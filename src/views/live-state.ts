@@ -7,9 +7,27 @@ import type { Database } from './database.js';
  * the hot path) and saved to the `latest` table on each tick, where the health service finds it after a restart.
  */
 
-interface Latest {
+export interface Latest {
   msg: HealthMessage;
+  /** Receive time, epoch µs. */
   recv: number;
+}
+
+/** The newest message of every service as last saved: what a restart starts from. */
+export async function readLatest(conn: DuckDBConnection): Promise<Latest[]> {
+  const rows = (await conn.runAndReadAll('SELECT service, ts, recv, cpu, ram_total, ram_free, disk_total, disk_free FROM latest')).getRowObjects();
+  return rows.map((r) => ({
+    msg: {
+      service: String(r.service),
+      ts: Number(r.ts),
+      cpu: Number(r.cpu),
+      ramTotal: Number(r.ram_total),
+      ramFree: Number(r.ram_free),
+      diskTotal: Number(r.disk_total),
+      diskFree: Number(r.disk_free),
+    },
+    recv: Number(r.recv),
+  }));
 }
 
 export class LiveState {
@@ -21,18 +39,7 @@ export class LiveState {
   static async load(db: Database): Promise<LiveState> {
     const state = new LiveState(await db.connect());
     await state.conn.run('CREATE TEMP TABLE latest_incoming AS SELECT * FROM latest LIMIT 0');
-    for (const r of (await state.conn.runAndReadAll('SELECT * FROM latest')).getRowObjects()) {
-      const msg: HealthMessage = {
-        service: String(r.service),
-        ts: Number(r.ts),
-        cpu: Number(r.cpu),
-        ramTotal: Number(r.ram_total),
-        ramFree: Number(r.ram_free),
-        diskTotal: Number(r.disk_total),
-        diskFree: Number(r.disk_free),
-      };
-      state.latest.set(msg.service, { msg, recv: Number(r.recv) });
-    }
+    for (const l of await readLatest(state.conn)) state.latest.set(l.msg.service, l);
     return state;
   }
 

@@ -187,6 +187,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Daemon flags for the master dataset on `hdfs` under `root`; batch runs on demand, W = the seal minute. */
+export const daemonOnHdfs = (hdfs: HdfsCluster, root: string): string[] => [
+  '--storage',
+  'hdfs',
+  '--hdfs-url',
+  hdfs.namenodeHttp,
+  '--hdfs-fs-uri',
+  hdfs.fsUri,
+  '--hdfs-user',
+  'hms',
+  '--hdfs-root',
+  root,
+  '--batch-schedule',
+  'off',
+  '--allowed-lateness',
+  '0s',
+];
+
 export interface HdfsCluster {
   /** WebHDFS base, `http://127.0.0.1:PORT`. */
   namenodeHttp: string;

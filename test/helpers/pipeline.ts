@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { mulberry32 } from '../../mock/random.js';
+import type { ServiceStats } from '../../src/api.js';
 import type { HealthMessage } from '../../src/ingest/message.js';
 import type { Logger } from '../../src/log.js';
 import { LocalStore } from '../../src/storage/local-store.js';
@@ -80,6 +81,14 @@ export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opt
     },
     /** Every row of a table, as text, in a fixed order: engines must agree exactly (the views are integers). */
     dump: (table: string) => dumpTable(db, table),
+    /** The answer for each window, in order. */
+    async answers(windows: [number, number][]): Promise<ServiceStats[][]> {
+      const out: ServiceStats[][] = [];
+      for (const [a, b] of windows) out.push(await query.stats(a, b));
+      return out;
+    },
+    /** The three batch view tables, for comparing runs and engines. */
+    batchViews: async () => ({ minute: await dumpTable(db, 'batch_minute'), hour: await dumpTable(db, 'batch_hour'), day: await dumpTable(db, 'batch_day') }),
     async close() {
       await segments.close();
       await batch.close();
@@ -103,6 +112,20 @@ export async function dumpTable(db: Database, table: string): Promise<string[]> 
     conn.closeSync();
   }
 }
+
+/** Random windows inside [from, to), plus the whole of it: the windows the union-invariance tests ask about. */
+export function randomWindows(rnd: () => number, from: number, to: number, n: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    const a = from + Math.floor(rnd() * (to - from));
+    out.push([a, a + Math.floor(rnd() * (to - a)) + 1]);
+  }
+  out.push([from, to]);
+  return out;
+}
+
+/** Stats without the per-layer counts, which a batch run moves from realtime to batch by design. */
+export const withoutLayers = (rows: ServiceStats[]) => rows.map(({ batchCount: _b, realtimeCount: _r, ...rest }) => rest);
 
 /** The mock fleet's deterministic PRNG. */
 export const random = mulberry32;

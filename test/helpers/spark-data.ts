@@ -33,13 +33,3 @@ export function straddling(rnd: () => number, w: number, n: number): HealthMessa
   const around = [w - 1, w, w + 1].map((ts) => ({ service: 'orders', ts, cpu: 55.5, ramTotal: 32, ramFree: 8, diskTotal: 500, diskFree: 100 }));
   return [...randomMessages(rnd, n, w - 30 * MICROS_PER_MINUTE, w + 2 * MICROS_PER_MINUTE), ...around];
 }
-
-export function randomWindows(rnd: () => number, from: number, to: number, n: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (let i = 0; i < n; i++) {
-    const a = from + Math.floor(rnd() * (to - from));
-    out.push([a, a + Math.floor(rnd() * (to - a)) + 1]);
-  }
-  out.push([from, to]);
-  return out;
-}

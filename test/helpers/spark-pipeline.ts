@@ -9,7 +9,8 @@ import type { MasterStore } from '../../src/storage/store.js';
 import { prepareSparkRuntime, SparkDriver, type SparkRuntime } from '../../src/views/spark-driver.js';
 import { localSparkIo, type SparkIo } from '../../src/views/spark-io.js';
 import { SparkSpeedLayer } from '../../src/views/speed-spark.js';
-import { buildPipeline } from './pipeline.js';
+import type { HealthMessage } from '../../src/ingest/message.js';
+import { buildPipeline, type Pipeline } from './pipeline.js';
 
 export type SparkAvailability = { ok: true; runtime: SparkRuntime } | { ok: false; why: string };
 
@@ -64,5 +65,24 @@ export async function buildSparkPipeline(opts: SparkPipelineOptions) {
 }
 
 export type SparkPipeline = Awaited<ReturnType<typeof buildSparkPipeline>>;
+
+/**
+ * Feeds the same messages to a DuckDB-engine pipeline and a Spark-engine one. The DuckDB engine keeps the
+ * segment a message went to; a Spark tick seals the open segment. Sealing the DuckDB pipeline at the same
+ * points gives both the same segment ids, so their realtime rows compare key for key.
+ */
+export function twins(duck: Pipeline, spark: SparkPipeline) {
+  return {
+    both(msgs: HealthMessage[]) {
+      duck.ingest(msgs);
+      spark.ingest(msgs);
+    },
+    async tickBoth() {
+      await duck.segments.seal();
+      await duck.speed.tick();
+      await spark.speed.tick();
+    },
+  };
+}
 
 export { dumpTable } from './pipeline.js';

@@ -1,4 +1,5 @@
 /** Deterministic fleets and history for the dashboard's component tests. */
+import { mulberry32 } from '../../mock/random.js';
 import type {
   AlertView,
   BucketView,
@@ -59,23 +60,12 @@ export function risingHistory(service: string): ServiceHistory {
   };
 }
 
-/** Small deterministic PRNG (mulberry32) so a large fleet is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const HEALTHS: Health[] = ['OK', 'OK', 'OK', 'OK', 'OK', 'OK', 'WARN', 'WARN', 'CRIT', 'SILENT'];
 
 /** `n` services named svc-0000..; `tick` shifts values and lastSeen as a new push would. */
 export function fleet(n: number, tick = 0, seed = 42): ServiceRow[] {
-  const rnd = prng(seed + tick * 7919);
+  // The mock fleet's PRNG: a large fleet is the same on every run.
+  const rnd = mulberry32(seed + tick * 7919);
   const rows: ServiceRow[] = [];
   for (let i = 0; i < n; i++) {
     const health = HEALTHS[Math.floor(rnd() * HEALTHS.length)]!;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HdfsStore } from '../src/storage/hdfs-store.js';
-import { segmentName } from '../src/storage/segment-log.js';
+import { segmentName } from '../src/storage/master-record.js';
 import { splitByPartition } from '../src/storage/store.js';
 
 export interface HdfsBenchResult {
@@ -56,7 +56,7 @@ export async function benchHdfsShipping(opts: {
     let messages = 0;
     const t0 = performance.now();
     for (const [i, seg] of segments.entries()) {
-      for (const [partition, lines] of splitByPartition(seg.data)) {
+      for (const [partition, lines] of splitByPartition(seg.data).parts) {
         await store.put(partition, segmentName(i + 1, 'jsonl'), Buffer.concat(lines));
       }
       bytes += seg.data.length;

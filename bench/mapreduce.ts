@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { MICROS_PER_HOUR } from '../src/ingest/timestamp.js';
 import { LocalStore } from '../src/storage/local-store.js';
-import { encodeLine, segmentName } from '../src/storage/segment-log.js';
+import { Quarantine } from '../src/storage/quarantine.js';
+import { encodeLine, segmentName } from '../src/storage/master-record.js';
 import { splitByPartition } from '../src/storage/store.js';
 import { DuckDBBatchEngine } from '../src/views/batch-duckdb.js';
 import type { BatchEngine } from '../src/views/batch-engine.js';
@@ -54,7 +55,7 @@ async function generate(root: string, n: number): Promise<{ bytes: number; files
     const msgs = randomMessages(rnd, Math.ceil(n / SEGMENTS), END - 24 * MICROS_PER_HOUR, END, SERVICES);
     const data = Buffer.from(msgs.map((m) => encodeLine(m, m.ts)).join(''));
     bytes += data.length;
-    for (const [partition, lines] of splitByPartition(data)) {
+    for (const [partition, lines] of splitByPartition(data).parts) {
       await store.put(partition, segmentName(seg, 'jsonl'), Buffer.concat(lines));
       files++;
     }
@@ -68,7 +69,8 @@ async function child(variant: Variant, root: string): Promise<void> {
   const log = pino({ level: 'silent' });
   const store = new LocalStore(join(root, 'master'));
   const db = await Database.open(join(root, `${variant}.duckdb`));
-  const speed = await DuckDBSpeedLayer.create(db, join(root, `speed-${variant}`), { store, localFiles: async () => [] });
+  const quarantine = new Quarantine(log);
+  const speed = await DuckDBSpeedLayer.create(db, join(root, `speed-${variant}`), { store, localFiles: async () => [], quarantine });
   let engine: BatchEngine = new DuckDBBatchEngine(store);
   if (variant !== 'duckdb') {
     const avail = await mapreduceAvailable();
@@ -86,7 +88,7 @@ async function child(variant: Variant, root: string): Promise<void> {
       log,
     });
   }
-  const batch = new BatchLayer({ db, store, engine, speed, allowedLatenessUs: 60_000_000, now: () => END + 2 * 60_000_000, log, sealAndShip: async () => SEGMENTS });
+  const batch = new BatchLayer({ db, store, engine, speed, allowedLatenessUs: 60_000_000, quarantine, now: () => END + 2 * 60_000_000, log, sealAndShip: async () => SEGMENTS });
   await batch.start();
   const t0 = performance.now();
   const run = await batch.run({ full: true });

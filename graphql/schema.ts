@@ -127,6 +127,14 @@ export const typeDefs = /* GraphQL */ `
     jobs: [JobStatus!]!
     "Messages accepted but not yet fsynced to the write-ahead segment."
     unflushed: Float!
+    "Accepted text waiting in memory (write-ahead segment or speed layer), bytes; at --max-unflushed new datagrams are rejected as storage_unavailable."
+    unflushedBytes: Float!
+    "While the write-ahead segments cannot be written (a full disk): the error. Null when writes work."
+    storageError: String
+    "When the current storage error began."
+    storageErrorSince: DateTime
+    "Unreadable lines moved from the daemon's own files to the quarantine, over the life of the data directory."
+    quarantinedLines: Float!
   }
   type JobStatus {
     name: String!

@@ -104,7 +104,7 @@ export function createHttpServer(api: HmsApi, opts: HttpServerOptions): HttpServ
   const readiness = (): { ready: boolean; reason?: string } => {
     if (stopping) return { ready: false, reason: 'shutting down' };
     try {
-      return api.ready() ? { ready: true } : { ready: false, reason: 'core not started or shutting down' };
+      return api.readiness();
     } catch (err) {
       log?.warn({ err }, 'readiness check failed');
       return { ready: false, reason: 'readiness check failed' };
@@ -133,9 +133,13 @@ export function createHttpServer(api: HmsApi, opts: HttpServerOptions): HttpServ
 
   const start = (): Promise<{ port: number }> =>
     new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'the address is in use (another daemon?)' : err.message;
+        reject(new Error(`cannot listen for HTTP on ${opts.host}:${opts.port} (--http-port / --host): ${why}`));
+      };
+      server.once('error', failed);
       server.listen(opts.port, opts.host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         const address = server.address();
         port = typeof address === 'object' && address ? address.port : opts.port;
         server.on('error', (err) => log?.error({ err }, 'http server error'));

@@ -104,6 +104,13 @@ export interface Pipeline {
   jobs: JobStatus[];
   /** Messages accepted but not yet fsynced to the write-ahead segment. */
   unflushed: number;
+  /** Accepted text waiting in memory (segment or speed layer), bytes; bounded by --max-unflushed. */
+  unflushedBytes: number;
+  /** While the write-ahead segments cannot be written: the error, and since when (epoch µs). */
+  storageError: string | null;
+  storageErrorSince: number | null;
+  /** Unreadable lines moved out of the daemon's own files into the quarantine, over the data dir's life. */
+  quarantinedLines: number;
 }
 
 export interface JobStatus {
@@ -199,6 +206,6 @@ export interface HmsApi {
   unsilence(id: string): Promise<boolean>;
   /** Calls `listener` with every alert state change (FIRING, RESOLVED); returns the unsubscribe function. */
   subscribeAlerts(listener: (alert: Alert) => void): () => void;
-  /** True once started and until shutdown begins. */
-  ready(): boolean;
+  /** Ready once started, until shutdown begins, and while accepted messages can be made durable. */
+  readiness(): { ready: boolean; reason?: string };
 }

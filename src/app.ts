@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { createHttpServer } from '../graphql/server.js';
 import type { HmsApi, Pipeline } from './api.js';
 import type { Config } from './config/settings.js';
@@ -7,10 +7,13 @@ import { IngestCounters } from './ingest/counters.js';
 import { UdpServer } from './ingest/udp-server.js';
 import type { Logger } from './log.js';
 import { Scheduler } from './scheduler/scheduler.js';
-import { encodeLine, SegmentLog } from './storage/segment-log.js';
+import { fanOut } from './ingest/fan-out.js';
+import { prepareDataDir } from './storage/data-dir.js';
+import { Quarantine } from './storage/quarantine.js';
+import { SegmentLog } from './storage/segment-log.js';
 import { Shipper } from './storage/shipper.js';
 import { BatchLayer } from './views/batch-layer.js';
-import { Database } from './views/database.js';
+import { Database, readMeta, writeMeta } from './views/database.js';
 import { LiveState } from './views/live-state.js';
 import { HealthService } from './health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from './health/rules.js';
@@ -44,10 +47,13 @@ export function buildApp(config: Config, log: Logger): App {
   let health: HealthService;
   let query: QueryService;
   let udp: UdpServer;
+  let quarantine: Quarantine;
+  let meta: DuckDBConnection | undefined;
 
   const pipeline = async (): Promise<Pipeline> => {
     const lastBatch = await query.snapshot((conn) => batch.lastRun(conn));
     const nowMs = Date.now();
+    const disk = segments.status();
     return {
       received: counters.received,
       accepted: counters.accepted,
@@ -67,7 +73,11 @@ export function buildApp(config: Config, log: Logger): App {
       messagesPerSecond: counters.rate(nowMs),
       startedAt,
       jobs: scheduler.status(),
-      unflushed: segments.unflushed,
+      unflushed: disk.unflushed,
+      unflushedBytes: Math.max(disk.unflushedBytes, speed.pendingBytes),
+      storageError: disk.error,
+      storageErrorSince: disk.errorSince === null ? null : disk.errorSince * 1000,
+      quarantinedLines: quarantine.lines,
     };
   };
 
@@ -83,21 +93,37 @@ export function buildApp(config: Config, log: Logger): App {
     silence: (input) => health.silence(input),
     unsilence: (id) => health.unsilence(id),
     subscribeAlerts: (listener) => health.subscribe(listener),
-    ready: () => ready,
+    readiness: () => {
+      if (!ready) return { ready: false, reason: 'starting or shutting down' };
+      const { error } = segments.status();
+      // Accepted messages cannot be made durable: a load balancer should send health elsewhere.
+      if (error) return { ready: false, reason: `the write-ahead segments cannot be written (${error}); accepted messages wait in memory` };
+      return { ready: true };
+    },
   };
 
   const http = createHttpServer(api, { host: config.host, port: config.httpPort, log: log.child({ module: 'http' }) });
 
   async function start() {
-    await mkdir(config.dataDir, { recursive: true });
-    db = await Database.open(join(config.dataDir, 'hms.duckdb'));
+    const dataDir = await prepareDataDir(config.dataDir);
+    db = await Database.open(join(dataDir, 'hms.duckdb'));
+    meta = await db.connect();
+    const metaConn = meta;
+    quarantine = new Quarantine(
+      log.child({ module: 'quarantine' }),
+      (total) => writeMeta(metaConn, 'quarantined_lines', total),
+      (await readMeta(metaConn, 'quarantined_lines')) ?? 0,
+    );
     const masterFiles = await store.list().catch((err: Error) => {
       throw new Error(`cannot list the master dataset at ${store.location} (--storage / --hdfs-url): ${err.message}`);
     });
     const storeMax = masterFiles.reduce((m, f) => Math.max(m, f.segment), 0);
     segments = new SegmentLog(
       {
-        dir: join(config.dataDir, 'segments'),
+        dir: join(dataDir, 'segments'),
+        quarantineDir: join(dataDir, 'quarantine'),
+        quarantine,
+        maxUnflushedBytes: config.maxUnflushed,
         flushIntervalMs: config.flushInterval / 1000,
         maxBytes: config.segmentMaxBytes,
         maxAgeMs: config.segmentMaxAge / 1000,
@@ -114,7 +140,7 @@ export function buildApp(config: Config, log: Logger): App {
       if (r.error) throw new Error(`cannot ship segments to the master dataset: ${r.error}`);
       return shipper.shippedUpTo;
     };
-    speed = await impl.createSpeedLayer(db, { sealAndShip, localFiles: () => segments.localFiles() });
+    speed = await impl.createSpeedLayer(db, { sealAndShip, localFiles: () => segments.localFiles(), quarantine });
     live = await LiveState.load(db);
     health = await HealthService.create(
       db,
@@ -134,6 +160,7 @@ export function buildApp(config: Config, log: Logger): App {
       engine: impl.createBatchEngine((map, reduce) => batch.progress(map, reduce)),
       speed,
       allowedLatenessUs: config.allowedLateness,
+      quarantine,
       log: log.child({ module: 'batch' }),
       sealAndShip,
     });
@@ -149,16 +176,18 @@ export function buildApp(config: Config, log: Logger): App {
         host: config.host,
         port: config.udpPort,
         recvBufferBytes: config.recvBuffer,
-        decode: { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, compat: config.compat },
+        decode: { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, minTimestampUs: config.minTimestamp, compat: config.compat },
       },
       counters,
-      (msg, recvUs) => {
-        if (msg.ts < (batch.watermark ?? 0)) counters.late++;
-        const line = encodeLine(msg, recvUs);
-        speed.push(line, segments.append(line));
-        live.update(msg, recvUs);
-        health.observe(msg, recvUs);
-      },
+      fanOut({
+        segments,
+        speed,
+        maxUnflushedBytes: config.maxUnflushed,
+        watermark: () => batch.watermark,
+        onLate: () => counters.late++,
+        live,
+        health,
+      }),
       log,
     );
     const udpPort = await udp.start();
@@ -178,7 +207,7 @@ export function buildApp(config: Config, log: Logger): App {
     scheduler.add('health', config.healthSchedule, () => health.tick());
     const { port: httpPort } = await http.start();
     ready = true;
-    log.info({ udpPort, httpPort, dataDir: config.dataDir, storage: store.kind }, 'daemon ready');
+    log.info({ udpPort, httpPort, dataDir, storage: store.kind }, 'daemon ready');
     return { udpPort, httpPort };
   }
 
@@ -195,6 +224,7 @@ export function buildApp(config: Config, log: Logger): App {
     await query?.close();
     live?.close();
     await store.release();
+    meta?.closeSync();
     db?.close();
     log.info('daemon stopped');
   }

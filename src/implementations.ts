@@ -5,6 +5,7 @@ import { type Config, ConfigError } from './config/settings.js';
 import type { Logger } from './log.js';
 import { HdfsStore } from './storage/hdfs-store.js';
 import { LocalStore } from './storage/local-store.js';
+import type { Quarantine } from './storage/quarantine.js';
 import type { MasterStore } from './storage/store.js';
 import { WebHdfs } from './storage/webhdfs.js';
 import { DuckDBBatchEngine } from './views/batch-duckdb.js';
@@ -31,6 +32,7 @@ export interface SpeedDeps {
   sealAndShip(): Promise<number>;
   /** Every local write-ahead segment file (sealed and open). */
   localFiles(): Promise<string[]>;
+  quarantine: Quarantine;
 }
 
 export function implementations(config: Config, log: Logger): Implementations {
@@ -49,7 +51,7 @@ export function implementations(config: Config, log: Logger): Implementations {
   const masterRoot = hdfs ? `${config.hdfsRoot}/master` : join(config.dataDir, 'master');
   const store: MasterStore = client
     ? new HdfsStore({ urls: [], client, root: config.hdfsRoot, cacheDir: join(config.dataDir, 'hdfs-cache'), cacheMaxBytes: config.hdfsCacheMax })
-    : new LocalStore(masterRoot);
+    : new LocalStore(masterRoot, join(config.dataDir, 'quarantine', 'master'));
 
   return {
     store,
@@ -76,7 +78,7 @@ export function implementations(config: Config, log: Logger): Implementations {
     },
     async createSpeedLayer(db, deps) {
       const dir = join(config.dataDir, 'speed');
-      if (config.speedEngine !== 'spark') return DuckDBSpeedLayer.create(db, dir, { store, localFiles: deps.localFiles });
+      if (config.speedEngine !== 'spark') return DuckDBSpeedLayer.create(db, dir, { store, localFiles: deps.localFiles, quarantine: deps.quarantine });
       const sparkLog = log.child({ module: 'spark' });
       const driver = new SparkDriver({
         runtime: await prepareSparkRuntime(),
@@ -87,7 +89,7 @@ export function implementations(config: Config, log: Logger): Implementations {
       const io = client
         ? hdfsSparkIo({ client, fsUri: config.hdfsFsUri, masterRoot, outputRoot: `${config.hdfsRoot}/speed-spark` })
         : localSparkIo(masterRoot, join(config.dataDir, 'speed-spark'));
-      return SparkSpeedLayer.create({ db, store, io, driver, sealAndShip: deps.sealAndShip, dir, log: sparkLog });
+      return SparkSpeedLayer.create({ db, store, quarantine: deps.quarantine, io, driver, sealAndShip: deps.sealAndShip, dir, log: sparkLog });
     },
   };
 }

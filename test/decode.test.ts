@@ -1,10 +1,10 @@
 import test from 'ava';
-import { type DecodeOptions, decodeText, decodeDatagram } from '../src/ingest/decode.js';
+import { DEFAULT_MIN_TIMESTAMP_US, type DecodeOptions, decodeDatagram, decodeText } from '../src/ingest/decode.js';
 import type { CompatMode, RejectReason } from '../src/ingest/message.js';
 import { epochToMicros, isoToMicros, microsToIso } from '../src/ingest/timestamp.js';
 
 const NOW = Date.UTC(2026, 10, 27, 12, 0, 0) * 1000;
-const opts = (compat: CompatMode[] = []): DecodeOptions => ({ maxBytes: 8192, maxFutureUs: 300e6, compat: new Set(compat) });
+const opts = (compat: CompatMode[] = []): DecodeOptions => ({ maxBytes: 8192, maxFutureUs: 300e6, minTimestampUs: DEFAULT_MIN_TIMESTAMP_US, compat: new Set(compat) });
 const good = { serviceName: 'orders', Timestamp: NOW / 1e6 - 10, CPU: 42.5, RAM: { Total: 32, Free: 12.5 }, Disk: { Total: 512, Free: 210.3 } };
 const decode = (v: unknown, o = opts()) => decodeText(typeof v === 'string' ? v : JSON.stringify(v), NOW, o);
 
@@ -52,8 +52,61 @@ const rejects: [RejectReason, unknown, string][] = [
   ['range', { ...good, RAM: { Total: 0, Free: 0 } }, 'Total 0'],
   ['range', { ...good, Disk: { Total: 10, Free: -1 } }, 'Free negative'],
   ['range', { ...good, Timestamp: -1 }, 'negative time'],
+  ['range', { ...good, Timestamp: Date.UTC(1969, 11, 31, 23, 59, 30) / 1000 }, 'before 1970'],
+  ['range', { ...good, Timestamp: Date.UTC(1999, 11, 31, 23, 59, 59) / 1000 }, 'before the 2000-01-01 floor'],
+  ['range', { ...good, Timestamp: '0050-06-01T00:00:00Z' }, 'ISO year 0050 (not 1950)'],
+  ['schema', { ...good, Timestamp: '2026-11-27T11:59:00+99:99' }, 'ISO offset +99:99'],
+  ['schema', { ...good, Timestamp: '2026-11-27T24:00:00Z' }, 'ISO hour 24'],
+  ['schema', { ...good, Timestamp: '26-11-27T11:59:00Z' }, 'ISO two-digit year'],
+  ['schema', { ...good, serviceName: 'x\ud800' }, 'a lone surrogate in the service name'],
+  ['schema', { ...good, serviceName: 'a\u0085b' }, 'a C1 control (NEL) in the service name'],
+  ['schema', { ...good, serviceName: 'a\u009b31mb' }, 'a C1 CSI in the service name'],
+  ['schema', { ...good, serviceName: 'a\u001b[31mb' }, 'an ESC in the service name'],
+  ['schema', { ...good, serviceName: 'abc\u202edcba' }, 'a bidi override in the service name'],
+  ['schema', { ...good, serviceName: 'abc\u2066x\u2069' }, 'a bidi isolate in the service name'],
+  ['schema', { ...good, serviceName: 'zero\u200bwidth' }, 'a zero-width space in the service name'],
+  ['schema', { ...good, serviceName: 'line\u2028sep' }, 'a line separator in the service name'],
+  ['schema', { ...good, serviceName: 'non\ufffechar' }, 'a noncharacter in the service name'],
+  ['schema', { ...good, serviceName: 'x'.repeat(201) }, 'a service name over 200 characters'],
   ['future', { ...good, Timestamp: NOW / 1e6 + 301 }, 'more than 5 minutes ahead'],
 ];
+
+// Non-finite numbers: JSON.parse reads 1e400 as Infinity, which passes typeof checks.
+const base = '{"serviceName":"orders","Timestamp":$TS,"CPU":$CPU,"RAM":{"Total":$RT,"Free":$RF},"Disk":{"Total":$DT,"Free":$DF}}';
+const text = (over: Record<string, string>) =>
+  Object.entries({ TS: String(NOW / 1e6 - 10), CPU: '42.5', RT: '32', RF: '12.5', DT: '512', DF: '210.3', ...over }).reduce((s, [k, v]) => s.replace(`$${k}`, v), base);
+for (const field of ['TS', 'CPU', 'RT', 'RF', 'DT', 'DF']) {
+  for (const v of ['1e400', '-1e400']) {
+    test(`rejected as range: ${v} (Infinity) in ${field}`, (t) => {
+      const d = decode(text({ [field]: v }));
+      t.false(d.ok);
+      if (!d.ok) t.is(d.reason, 'range', d.detail);
+    });
+  }
+}
+
+test('a service name is trimmed and NFC-normalised: two spellings of one name are one service', (t) => {
+  const composed = decode({ ...good, serviceName: ' caf\u00e9 ' });
+  const decomposed = decode({ ...good, serviceName: 'cafe\u0301' });
+  t.true(composed.ok && decomposed.ok);
+  if (composed.ok && decomposed.ok) {
+    t.is(composed.msg.service, 'café');
+    t.is(decomposed.msg.service, composed.msg.service);
+  }
+  const wide = decode({ ...good, serviceName: '東京-🚀-ünï' });
+  t.true(wide.ok, 'letters, symbols and emoji of any script are fine');
+});
+
+test('ISO-8601 years 0000-0099 are those years, offsets are checked, and the floor is configurable', (t) => {
+  const d50 = new Date(isoToMicros('0050-06-01T00:00:00Z')! / 1000);
+  t.is(d50.getUTCFullYear(), 50);
+  t.is(isoToMicros('2026-11-27T13:59:00+23:59'), Date.UTC(2026, 10, 27, 11, 59, 0) * 1000 - (23 * 60 + 59 - 120) * 60e6);
+  t.is(isoToMicros('2026-11-27T13:59:00+24:00'), undefined);
+  t.is(isoToMicros('2026-11-27T13:59:00+02:60'), undefined);
+  const old = { ...good, Timestamp: '1990-01-01T00:00:00Z' };
+  t.false(decode(old).ok);
+  t.true(decode(old, { ...opts(), minTimestampUs: 0 }).ok);
+});
 
 for (const [reason, value, why] of rejects) {
   test(`rejected as ${reason}: ${why}`, (t) => {

@@ -39,7 +39,7 @@ async function setup(t: ExecutionContext) {
     history: (...a) => fake.history(...a),
     pipeline: () => fake.pipeline(),
     runBatch: (o) => fake.runBatch(o),
-    ready: () => true,
+    readiness: () => ({ ready: true }),
     alerts: (f) => health.alerts(f),
     silences: () => health.silences(),
     silence: (i) => health.silence(i),

@@ -15,7 +15,7 @@ import { RecordMapper, SortedMerger } from '../jobs/mapreduce/task/stages.mjs';
 import { JobLog } from '../jobs/mapreduce/job-log.js';
 import { inputListConf, streamingArgs } from '../jobs/mapreduce/streaming.js';
 import type { HealthMessage } from '../src/ingest/message.js';
-import { encodeLine } from '../src/storage/segment-log.js';
+import { encodeLine } from '../src/storage/master-record.js';
 import { minuteAggregate, quantize, readSegments } from '../src/views/view-sql.js';
 import { compiledTaskDir } from './helpers/mapreduce-env.js';
 import { random, randomMessages } from './helpers/pipeline.js';
@@ -86,7 +86,7 @@ test('mapper: watermark holds back ts >= W; sums, mins, maxes in micro-units; a 
     line(msg({ ts: T0 + 20_000_000, cpu: 10.5, ramFree: 12 })),
     line(msg({ ts: T0 + 10_000_000, cpu: 80, ramFree: 8 })),
     // Minute 1, other service.
-    line(msg({ service: 'pay\tments', ts: T0 + MIN, cpu: 1e-7 })),
+    line(msg({ service: 'pay"ments', ts: T0 + MIN, cpu: 1e-7 })),
     // At and after the watermark: held back.
     line(msg({ ts: w, cpu: 99 })),
     line(msg({ ts: w + 1, cpu: 99 })),
@@ -96,7 +96,7 @@ test('mapper: watermark holds back ts >= W; sums, mins, maxes in micro-units; a 
   t.deepEqual(counts, { kept: 4, heldBack: 2 });
   t.deepEqual(shuffle(out), [
     ['"orders"', T0, 3, 170_500_000, 10_500_000, 80_000_000, T0 + 10_000_000, 150_000_000, 25_000_000, 75_000_000, T0 + 30_000_000, 225_000_000, 75_000_000, 75_000_000, T0 + 10_000_000].join('\t'),
-    ['"pay\\tments"', T0 + MIN, 1, 0, 0, 0, T0 + MIN, 50_000_000, 50_000_000, 50_000_000, T0 + MIN, 75_000_000, 75_000_000, 75_000_000, T0 + MIN].join('\t'),
+    ['"pay\\"ments"', T0 + MIN, 1, 0, 0, 0, T0 + MIN, 50_000_000, 50_000_000, 50_000_000, T0 + MIN, 75_000_000, 75_000_000, 75_000_000, T0 + MIN].join('\t'),
   ]);
 });
 
@@ -118,9 +118,12 @@ test('mapper: failure marker, malformed lines, missing fields and non-finite val
   const fail = (l: string, marker?: string) =>
     t.throws(() => new RecordMapper({ watermark: Number.MAX_SAFE_INTEGER, maxKeys: 10, failMarker: marker }, () => {}).push(l));
   t.regex(fail(line(msg({ service: 'boom-now' })), 'boom-now')?.message ?? '', /failure marker "boom-now" in input line 1: .*boom-now/);
-  t.regex(fail('{"service": "x", "ts": not json')?.message ?? '', /malformed master line 1/);
-  t.regex(fail('{"service":"x","ts":1,"cpu":1}')?.message ?? '', /lacks a field/);
-  t.regex(fail(line(msg({ ramTotal: 0, ramFree: 0 })))?.message ?? '', /value out of range/);
+  t.regex(fail('{"service": "x", "ts": not json')?.message ?? '', /invalid master record at input line 1: malformed JSON/);
+  t.regex(fail('{"service":"x","ts":1,"cpu":1}')?.message ?? '', /invalid master record .*recv undefined/);
+  t.regex(fail(line(msg({ ramTotal: 0, ramFree: 0 })))?.message ?? '', /invalid master record .*RAM.Total 0 must be > 0/);
+  t.regex(fail(line(msg({ service: 'a\u009bb' })))?.message ?? '', /service has control characters/);
+  t.regex(fail(line(msg({ ts: -1 })))?.message ?? '', /ts -1 is not an epoch time/);
+  t.regex(fail(line(msg({})).replace('"cpu":', '"cpu":1e400,"x":'))?.message ?? '', /CPU Infinity is not a finite number/);
 });
 
 test('a sum never leaves the exact integer range: the mapper splits it, the merge adds in BigInt', (t) => {
@@ -175,7 +178,7 @@ async function runScript(script: string, input: string, env: Record<string, stri
 
 test('compiled scripts: mapper | sort | combiner | reducer equals DuckDB minuteAggregate on the same master lines', async (t) => {
   const rnd = random(7);
-  const services = ['orders', 'pay\tments', 'new\nline', 'quote"and\\back', 'ünï-cødé ✓', ''];
+  const services = ['orders', 'pay ments', 'quote"and\\back', 'ünï-cødé ✓', '東京 🚀', 'x'];
   const msgs = randomMessages(rnd, 20_000, T0, T0 + 3 * 60 * MIN, services);
   const w = T0 + 2 * 60 * MIN + 17 * MIN;
   const input = msgs.map((m) => encodeLine(m, m.ts)).join('');
@@ -222,7 +225,7 @@ test('compiled scripts: a marked or malformed line and a missing watermark exit 
   t.regex(marked.stderr, /^hms-mr mapper failed: failure marker "fail-here" in input line 2/m);
   const bad = await runScript('mapper.mjs', 'not json\n', { HMS_WATERMARK: '1' });
   t.is(bad.code, 3);
-  t.regex(bad.stderr, /malformed master line 1/);
+  t.regex(bad.stderr, /invalid master record at input line 1: malformed JSON/);
   const noW = await runScript('mapper.mjs', good, { HMS_WATERMARK: '' });
   t.is(noW.code, 2);
   t.regex(noW.stderr, /HMS_WATERMARK is not set/);

@@ -6,10 +6,10 @@ import { type Behaviour, behaviourOf, isSilent, profileOf, type Reading, sample,
 import { formatMessage, type MockOptions, runFleet } from '../mock/fleet.js';
 import { Evaluator } from '../src/health/evaluator.js';
 import { parseRulesConfig } from '../src/health/rules.js';
-import { type DecodeOptions, decodeText } from '../src/ingest/decode.js';
+import { DEFAULT_MIN_TIMESTAMP_US, type DecodeOptions, decodeText } from '../src/ingest/decode.js';
 import type { HealthMessage } from '../src/ingest/message.js';
 
-const STRICT: DecodeOptions = { maxBytes: 8192, maxFutureUs: 300_000_000, compat: new Set() };
+const STRICT: DecodeOptions = { maxBytes: 8192, maxFutureUs: 300_000_000, minTimestampUs: DEFAULT_MIN_TIMESTAMP_US, compat: new Set() };
 const EPOCH_US = Date.UTC(2026, 10, 27, 10, 0, 0) * 1000;
 const SEED = 42;
 

@@ -1,7 +1,8 @@
 /** The Spark SQL generator, without Spark: what it rewrites, and that it refuses what it cannot translate. */
 import test from 'ava';
 import { realtimeMinutesSql, sparkRawSchema, toSparkSql } from '../src/views/spark-sql.js';
-import { AGG_COLUMNS, RAW_COLUMNS } from '../src/views/view-sql.js';
+import { RAW_COLUMNS } from '../src/storage/master-record.js';
+import { AGG_COLUMNS } from '../src/views/view-sql.js';
 
 test('the input schema is the raw segment columns, in Spark types', (t) => {
   t.is(sparkRawSchema(), 'service STRING, ts BIGINT, cpu DOUBLE, ram_total DOUBLE, ram_free DOUBLE, disk_total DOUBLE, disk_free DOUBLE, recv BIGINT');

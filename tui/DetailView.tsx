@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import { CHART_METRICS, type ChartMetric, renderChart } from './chart.js';
 import type { DetailWindow } from './detail-window.js';
-import { fitText, formatAgo, formatClock, formatExact, formatFixed1, formatForecast, formatGb, formatPct } from './format.js';
+import { fitText, formatAgo, formatClock, formatExact, formatFixed1, formatForecast, formatGb, formatPct, safeText } from './format.js';
 import { HEALTH_LOOK, useTint } from './theme.js';
 import type { ServiceRow } from './types.js';
 import type { ServiceDetail } from './use-service-detail.js';
@@ -53,7 +53,7 @@ export function DetailView({ service, row, detail, window, chart, now, width, he
     fitText(label, 13) + cells.map((c, i) => fitText(c, i === 3 ? (withDate ? 14 : 10) : 8, 'right')).join('');
   let body: string[];
   if (detail.loading && !s) body = ['loading stats…', '', '', ''];
-  else if (!s) body = [`no messages from ${service} in the last ${window.label}`, '', '', ''];
+  else if (!s) body = [`no messages from ${safeText(service)} in the last ${window.label}`, '', '', ''];
   else
     body = [
       statLine('', ['mean', 'min', 'max', 'peak at']),
@@ -84,13 +84,13 @@ export function DetailView({ service, row, detail, window, chart, now, width, he
   return (
     <Box flexDirection="column" height={height} width={width}>
       <Text wrap="truncate" bold>
-        {`${service}  `}
+        {`${safeText(service)}  `}
         {look ? <Text color={tint(look.color)}>{`${look.symbol} ${look.word}`}</Text> : <Text>gone from the fleet</Text>}
       </Text>
       {reasonLines.map((reason, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: fixed positions
         <Text key={i} wrap="truncate" dimColor={stale}>
-          {`  · ${reason}`}
+          {`  · ${safeText(reason)}`}
         </Text>
       ))}
       {forecast ? (

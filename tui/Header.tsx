@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import { formatAgo, formatCount, formatDuration, formatRate } from './format.js';
+import { formatAgo, formatBytes, formatCount, formatDuration, formatRate, safeText } from './format.js';
 import { HEALTH_LOOK, useTint } from './theme.js';
 import type { ConnectionState, Health, PipelineView } from './types.js';
 
@@ -77,7 +77,13 @@ export function Header({ url, connection, pipeline, counts, now, staleFor, width
             {'  '}
             <Text color={p.kernelDrops ? tint('red') : undefined}>{`drops ${formatCount(p.kernelDrops)}`}</Text>
             {`  late ${formatCount(p.late)}  backlog ${formatCount(p.backlogSegments)}`}
+            {p.quarantinedLines > 0 ? <Text color={tint('yellow')}>{`  quarantined ${formatCount(p.quarantinedLines)}`}</Text> : null}
           </Text>
+          {p.storageError ? (
+            <Text wrap="truncate" bold color={tint('red')}>
+              {`DISK FAILING: ${safeText(p.storageError)}; ${formatBytes(p.unflushedBytes)} accepted, waiting in memory`}
+            </Text>
+          ) : null}
           <Text wrap="truncate">
             {`W ${p.watermark == null ? 'none yet' : formatAgo(p.watermark, now)}  store ${p.storage}  engines ${p.batchEngine}/${p.speedEngine}  batch `}
             {batch ? (
@@ -88,7 +94,7 @@ export function Header({ url, connection, pipeline, counts, now, staleFor, width
               'none yet'
             )}
             {batch?.status === 'RUNNING' && batch.mapProgress != null ? ` map ${batch.mapProgress}% reduce ${batch.reduceProgress ?? 0}%` : ''}
-            {batch?.status === 'FAILED' && batch.error ? `: ${batch.error}` : ''}
+            {batch?.status === 'FAILED' && batch.error ? `: ${safeText(batch.error)}` : ''}
           </Text>
         </>
       ) : (

@@ -64,6 +64,7 @@ export const PIPELINE_SUBSCRIPTION = `subscription Pipeline {
   pipeline {
     received accepted rejected late kernelDrops rejectedBy { reason count } watermark
     lastBatch { ${BATCH} } backlogSegments storage batchEngine speedEngine messagesPerSecond recvBufferBytes startedAt
+    unflushedBytes storageError quarantinedLines
   }
 }`;
 export const STATS_QUERY = `query Stats($from: DateTime!, $to: DateTime!, $service: String) {

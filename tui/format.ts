@@ -1,4 +1,5 @@
 /** Short, fixed-width renderings of numbers and times for an 80-column screen. */
+import stringWidth from 'string-width';
 
 /** "4s", "12m", "5h", "3d": the coarsest unit that keeps two significant figures readable. */
 export function formatDuration(ms: number): string {
@@ -50,13 +51,41 @@ export function formatClock(ms: number, withDate = false): string {
   return withDate ? `${MONTHS[d.getMonth()]} ${pad2(d.getDate())} ${hm}` : `${hm}:${pad2(d.getSeconds())}`;
 }
 
-/** Pads or cuts `s` to exactly `width` columns (cut text ends in "…"). Service names are ASCII in practice. */
+/**
+ * Characters that must not reach the terminal raw: controls (an ESC starts a terminal command), format
+ * characters (a bidi override reverses what follows), surrogates, unassigned code points, line and paragraph
+ * separators. The daemon refuses them in service names, but text also comes from older data and errors.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Cn}\p{Zl}\p{Zp}]/gu;
+
+/** `s` with every unsafe character shown as its escape, e.g. `\u{202e}`. */
+export const safeText = (s: string): string => s.replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const graphemes = new Intl.Segmenter();
+
+/**
+ * Pads or cuts `s` to exactly `width` terminal columns (cut text ends in "…"), made safe first. Columns, not
+ * code points: a CJK character or an emoji takes two, a combining mark none.
+ */
 export function fitText(s: string, width: number, align: 'left' | 'right' = 'left'): string {
   if (width <= 0) return '';
-  const chars = Array.from(s);
-  if (chars.length > width) return width === 1 ? '…' : `${chars.slice(0, width - 1).join('')}…`;
-  const gap = ' '.repeat(width - chars.length);
-  return align === 'left' ? s + gap : gap + s;
+  const ascii = PRINTABLE_ASCII.test(s);
+  const text = ascii ? s : safeText(s);
+  const w = ascii ? s.length : stringWidth(text);
+  if (w > width) {
+    let out = '';
+    let used = 0;
+    for (const { segment } of graphemes.segment(text)) {
+      const sw = stringWidth(segment);
+      if (used + sw > width - 1) break;
+      out += segment;
+      used += sw;
+    }
+    return `${out}…${' '.repeat(width - 1 - used)}`;
+  }
+  const gap = ' '.repeat(width - w);
+  return align === 'left' ? text + gap : gap + text;
 }
 
 /**
@@ -68,4 +97,17 @@ export function formatForecast(what: string, fullAt: number | null, now: number)
   if (fullAt <= now) return `${what} full now`;
   const at = fullAt - now > 86_400_000 ? formatClock(fullAt, true) : formatClock(fullAt).slice(0, 5);
   return `${what} full in ${formatDuration(fullAt - now)} (at ${at})`;
+}
+
+/** Bytes for the header: "512 B", "12.3 MiB". */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let v = n;
+  let u = 0;
+  while (Math.abs(v) >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${units[u]}`;
 }

@@ -109,6 +109,11 @@ export interface PipelineView {
   messagesPerSecond: number;
   recvBufferBytes: number;
   startedAt: number;
+  /** Accepted bytes waiting in memory while the disk fails. */
+  unflushedBytes: number;
+  /** Why the write-ahead segments cannot be written; null while they can. */
+  storageError: string | null;
+  quarantinedLines: number;
 }
 
 export type ConnectionState =

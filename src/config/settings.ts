@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { COMPAT_MODES, type CompatMode } from '../ingest/message.js';
+import { isoToMicros } from '../ingest/timestamp.js';
 
 /**
  * One typed registry of daemon settings. Each has a flag, an environment variable and a config-file key;
@@ -7,7 +8,7 @@ import { COMPAT_MODES, type CompatMode } from '../ingest/message.js';
  * Everything is validated once at start; errors name the setting in all three spellings.
  */
 
-type Kind = 'port' | 'int' | 'bytes' | 'duration' | 'string' | 'cron' | 'compat' | 'enum';
+type Kind = 'port' | 'int' | 'bytes' | 'duration' | 'time' | 'string' | 'cron' | 'compat' | 'enum';
 
 interface Spec {
   kind: Kind;
@@ -23,9 +24,15 @@ const SPECS = {
   host: { kind: 'string', default: '127.0.0.1', doc: 'Address to bind UDP and HTTP to' },
   maxDatagramBytes: { kind: 'bytes', default: '8KiB', doc: 'Datagrams larger than this are rejected (too_large)' },
   maxFutureSkew: { kind: 'duration', default: '5m', doc: 'Timestamps further ahead of the receiver clock are rejected (future)' },
+  minTimestamp: { kind: 'time', default: '2000-01-01T00:00:00Z', doc: 'Timestamps before this are rejected (range); 1970 at the earliest' },
   compat: { kind: 'compat', default: '', doc: 'Legacy formats to accept: seed (trailing commas), course (Python dicts, CPU 0-1)' },
   recvBuffer: { kind: 'bytes', default: '4MiB', doc: 'UDP receive buffer to ask for (the kernel caps it at net.core.rmem_max)' },
   flushInterval: { kind: 'duration', default: '200ms', doc: 'Write-ahead flush and fsync interval: the most a SIGKILL can lose' },
+  maxUnflushed: {
+    kind: 'bytes',
+    default: '64MiB',
+    doc: 'Accepted messages held in memory while the segment cannot be written (disk full); beyond it, rejected (storage_unavailable)',
+  },
   segmentMaxBytes: { kind: 'bytes', default: '64MiB', doc: 'Seal the open segment at this size' },
   segmentMaxAge: { kind: 'duration', default: '1m', doc: 'Seal the open segment at this age' },
   shipSchedule: { kind: 'cron', default: '*/5 * * * * *', doc: 'node-cron schedule for shipping sealed segments' },
@@ -67,10 +74,13 @@ export interface Config {
   maxDatagramBytes: number;
   /** Microseconds. */
   maxFutureSkew: number;
+  /** Epoch microseconds. */
+  minTimestamp: number;
   compat: ReadonlySet<CompatMode>;
   recvBuffer: number;
   /** Milliseconds. */
   flushInterval: number;
+  maxUnflushed: number;
   segmentMaxBytes: number;
   /** Milliseconds. */
   segmentMaxAge: number;
@@ -145,6 +155,11 @@ function convert(name: SettingName, raw: string): unknown {
     case 'duration': {
       const us = parseDuration(raw);
       if (us === undefined) throw bad('a duration such as 200ms, 30s, 5m or 1h');
+      return us;
+    }
+    case 'time': {
+      const us = isoToMicros(/^\d{4}-\d{2}-\d{2}$/.test(raw.trim()) ? `${raw.trim()}T00:00:00Z` : raw.trim());
+      if (us === undefined || us < 0) throw bad('an ISO-8601 time with a zone (or a date) from 1970 on, e.g. 2000-01-01T00:00:00Z');
       return us;
     }
     case 'cron': {

@@ -144,7 +144,7 @@ export interface ConvertOptions {
  */
 export async function convertFile(inPath: string, outPath: string, opts: ConvertOptions): Promise<{ records: number; errors: BadRecord[] }> {
   // Archived data is old and may come from skewed clocks: the daemon's "future" guard does not apply here.
-  const decodeOpts: DecodeOptions = { maxBytes: Number.MAX_SAFE_INTEGER, maxFutureUs: Number.MAX_SAFE_INTEGER, compat: opts.compat };
+  const decodeOpts: DecodeOptions = { maxBytes: Number.MAX_SAFE_INTEGER, maxFutureUs: Number.MAX_SAFE_INTEGER, minTimestampUs: 0, compat: opts.compat };
   const nowUs = Date.now() * 1000;
   const scanner = new ObjectScanner();
   const errors: BadRecord[] = [];

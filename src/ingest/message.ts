@@ -12,9 +12,10 @@ export interface HealthMessage {
 }
 
 /** Why a datagram was refused. Stable strings: they are counted and shown per reason. */
-export type RejectReason = 'malformed_json' | 'schema' | 'range' | 'too_large' | 'future';
+export type RejectReason = 'malformed_json' | 'schema' | 'range' | 'too_large' | 'future' | 'storage_unavailable';
 
-export const REJECT_REASONS: readonly RejectReason[] = ['malformed_json', 'schema', 'range', 'too_large', 'future'];
+/** `storage_unavailable`: the write-ahead segment cannot be written and the in-memory backlog is full. */
+export const REJECT_REASONS: readonly RejectReason[] = ['malformed_json', 'schema', 'range', 'too_large', 'future', 'storage_unavailable'];
 
 /** Compatibility formats, each off unless configured. */
 export type CompatMode = 'seed' | 'course';

@@ -17,24 +17,26 @@ export function epochToMicros(t: number): number | undefined {
 }
 
 // Date and time with a zone designator; a time without a zone would be a guess, so it is refused.
-const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/i;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|([+-])(\d{2}):?(\d{2}))$/i;
 
-/** ISO-8601 text with a zone to epoch microseconds (sub-millisecond digits kept), or undefined. */
+/**
+ * ISO-8601 text with a zone to epoch microseconds (sub-millisecond digits kept), or undefined. Every field
+ * is checked: no rollover of 2026-02-31 into March, no hour 24, no offset beyond RFC 3339's 23:59.
+ */
 export function isoToMicros(text: string): number | undefined {
   const m = ISO.exec(text);
   if (!m) return undefined;
-  const [, y, mo, d, h, mi, s, frac = '', zone] = m;
-  const ms = Date.UTC(+y, +mo - 1, +d, +h, +mi, +s);
-  const check = new Date(ms);
-  // Date.UTC rolls 2026-02-31 over to March: refuse instead.
-  if (check.getUTCMonth() !== +mo - 1 || check.getUTCDate() !== +d || +h > 23 || +mi > 59 || +s > 59) return undefined;
-  let offsetMin = 0;
-  if (zone.toUpperCase() !== 'Z') {
-    const digits = zone.replace(':', '');
-    offsetMin = (digits[0] === '-' ? -1 : 1) * (+digits.slice(1, 3) * 60 + +digits.slice(3, 5));
-  }
+  const [, y, mo, d, h, mi, s, frac = '', , sign, oh, om] = m;
+  if (+h > 23 || +mi > 59 || +s > 59) return undefined;
+  if (oh !== undefined && (+oh > 23 || +om > 59)) return undefined;
+  // setUTCFullYear, unlike Date.UTC, takes years 0-99 as they are rather than as 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(+y, +mo - 1, +d);
+  if (date.getUTCFullYear() !== +y || date.getUTCMonth() !== +mo - 1 || date.getUTCDate() !== +d) return undefined;
+  date.setUTCHours(+h, +mi, +s, 0);
+  const offsetMin = oh === undefined ? 0 : (sign === '-' ? -1 : 1) * (+oh * 60 + +om);
   const micros = Number((frac + '000000').slice(0, 6));
-  return (ms - offsetMin * 60_000) * 1000 + micros;
+  return (date.getTime() - offsetMin * 60_000) * 1000 + micros;
 }
 
 export const MICROS_PER_MINUTE = 60_000_000;

@@ -13,8 +13,13 @@ export interface UdpServerOptions {
   decode: DecodeOptions;
 }
 
-/** Called synchronously for each accepted message with its receive time (epoch µs). */
-export type Sink = (msg: HealthMessage, recvUs: number) => void;
+/**
+ * Called synchronously for each decoded message with its receive time (epoch µs); false when the message
+ * cannot be kept (storage unavailable), which makes it a rejection rather than an acceptance.
+ */
+export type Sink = (msg: HealthMessage, recvUs: number) => boolean;
+
+const STORAGE_UNAVAILABLE = 'the write-ahead segment cannot be written and the in-memory backlog is full (--max-unflushed): see pipeline.storageError';
 
 /** The UDP listener: decode, validate, count, hand accepted messages to the sink. Never throws on input. */
 export class UdpServer {
@@ -37,8 +42,10 @@ export class UdpServer {
     this.socket = socket;
     socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
     await new Promise<void>((resolve, reject) => {
-      const failed = (err: Error) =>
-        reject(new Error(`cannot listen for UDP on ${this.opts.host}:${this.opts.port} (--udp-port / --host): ${err.message}`));
+      const failed = (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'the address is in use (another daemon?)' : err.message;
+        reject(new Error(`cannot listen for UDP on ${this.opts.host}:${this.opts.port} (--udp-port / --host): ${why}`));
+      };
       socket.once('error', failed);
       socket.bind(this.opts.port, this.opts.host, () => {
         socket.off('error', failed);
@@ -65,10 +72,9 @@ export class UdpServer {
     const nowMs = Date.now();
     const nowUs = nowMs * 1000;
     const d = decodeDatagram(data, nowUs, this.opts.decode);
-    if (d.ok) {
-      c.accept(nowMs, d.compat);
-      this.sink(d.msg, nowUs);
-    } else c.reject(d.reason, d.detail, data, `${rinfo.address}:${rinfo.port}`, nowUs);
+    if (!d.ok) c.reject(d.reason, d.detail, data, `${rinfo.address}:${rinfo.port}`, nowUs);
+    else if (this.sink(d.msg, nowUs)) c.accept(nowMs, d.compat);
+    else c.reject('storage_unavailable', STORAGE_UNAVAILABLE, data, `${rinfo.address}:${rinfo.port}`, nowUs);
   }
 
   get port(): number {

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { segmentIdOf } from './segment-log.js';
+import { segmentIdOf } from './master-record.js';
 import { type MasterFile, type MasterStore, partitionHour, type Staged } from './store.js';
 import { WebHdfs, WebHdfsError, type WebHdfsOptions } from './webhdfs.js';
 
@@ -72,6 +72,7 @@ export class HdfsStore implements MasterStore {
   readonly kind = 'hdfs';
   private readonly client: WebHdfs;
   private readonly master: string;
+  private readonly quarantineRoot: string;
   private readonly abort = new AbortController();
   private readonly concurrency: number;
   /** Partition directories known to exist, so MKDIRS is asked once per partition and process. */
@@ -88,6 +89,7 @@ export class HdfsStore implements MasterStore {
     const root = (options.root ?? '/hms').replace(/\/+$/, '');
     if (!root.startsWith('/')) throw new TypeError(`HdfsStore: root must be an absolute HDFS path, got ${JSON.stringify(options.root)}`);
     this.master = `${root}/master`;
+    this.quarantineRoot = `${root}/quarantine`;
     this.concurrency = options.concurrency ?? 4;
     this.client = options.client ?? new WebHdfs({ ...options, signal: this.abort.signal });
   }
@@ -186,6 +188,30 @@ export class HdfsStore implements MasterStore {
     }
     await this.evict();
     return { paths: keys.map((k) => join(this.options.cacheDir, k)), release };
+  }
+
+  read(file: MasterFile): Promise<Buffer> {
+    return this.client.readAll(`${this.master}/${file.partition}/${file.name}`);
+  }
+
+  /** Written beside the file under a hidden name, then renamed over it (RENAME with OVERWRITE is atomic). */
+  async replace(file: MasterFile, data: Uint8Array): Promise<void> {
+    const dir = `${this.master}/${file.partition}`;
+    const tmp = `${dir}/.${file.name}.${randomUUID()}.tmp`;
+    await this.client.create(tmp, data, { overwrite: true });
+    try {
+      await this.client.rename(tmp, `${dir}/${file.name}`, { overwrite: true });
+    } catch (err) {
+      await this.client.delete(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Under `<root>/quarantine/`, the same relative name as a local quarantine would use. */
+  async quarantine(name: string, data: Uint8Array): Promise<void> {
+    const path = `${this.quarantineRoot}/${name}`;
+    await this.client.mkdirs(path.slice(0, path.lastIndexOf('/')));
+    await this.client.create(path, data, { overwrite: true });
   }
 
   /** Aborts requests in flight; there is nothing else to close. */

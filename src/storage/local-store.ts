@@ -1,13 +1,18 @@
-import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { segmentIdOf } from './segment-log.js';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { segmentIdOf } from './master-record.js';
+import { replaceFile, syncDir, writeDurably } from './durable-file.js';
 import { type MasterFile, type MasterStore, partitionHour, type Staged } from './store.js';
 
 /** The master dataset on a local directory (the embedded default). */
 export class LocalStore implements MasterStore {
   readonly kind = 'local';
 
-  constructor(private readonly root: string) {}
+  /** `quarantineRoot`: where `quarantine` writes, by default `quarantine/master` next to the root. */
+  constructor(
+    private readonly root: string,
+    private readonly quarantineRoot = join(root, '..', 'quarantine', 'master'),
+  ) {}
 
   get location(): string {
     return this.root;
@@ -20,16 +25,14 @@ export class LocalStore implements MasterStore {
     if (existing?.size === data.length) return;
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `.${name}.tmp`);
-    const fh = await open(tmp, 'w');
     try {
-      await fh.write(data);
-      await fh.datasync();
+      await writeDurably(tmp, data);
+      await rename(tmp, target);
     } finally {
-      await fh.close();
+      // A write cut short (a full disk) leaves no half-written temporary file behind.
+      await rm(tmp, { force: true });
     }
-    await rename(tmp, target);
-    const d = await open(dir, 'r');
-    await d.sync().finally(() => d.close());
+    await syncDir(dir);
   }
 
   async list(): Promise<MasterFile[]> {
@@ -52,7 +55,25 @@ export class LocalStore implements MasterStore {
   }
 
   async stage(files: MasterFile[]): Promise<Staged> {
-    return { paths: files.map((f) => join(this.root, f.partition, f.name)), release: async () => {} };
+    return { paths: files.map((f) => this.path(f)), release: async () => {} };
+  }
+
+  read(file: MasterFile): Promise<Buffer> {
+    return readFile(this.path(file));
+  }
+
+  replace(file: MasterFile, data: Uint8Array): Promise<void> {
+    return replaceFile(this.path(file), data);
+  }
+
+  async quarantine(name: string, data: Uint8Array): Promise<void> {
+    const target = join(this.quarantineRoot, name);
+    await mkdir(dirname(target), { recursive: true });
+    await writeDurably(target, data);
+  }
+
+  private path(f: MasterFile): string {
+    return join(this.root, f.partition, f.name);
   }
 
   async release(): Promise<void> {}

@@ -1,13 +1,21 @@
 import { mkdirSync } from 'node:fs';
-import { type FileHandle, open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { HealthMessage } from '../ingest/message.js';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
+import { replaceFile, syncDir, writeDurably, writeFully } from './durable-file.js';
+import { type BadRun, scanRecords, segmentName } from './master-record.js';
+import type { Quarantine } from './quarantine.js';
 
 /**
  * Write-ahead segments: accepted messages as JSON lines in a local append-only file, flushed and fsynced
  * every `flushIntervalMs`. A segment is `seg-<id>.open` while written and renamed to `seg-<id>.jsonl` when
  * sealed; segment ids only grow, across restarts too, so they order everything downstream.
+ *
+ * A failing disk never tears a line and never loses an accepted one: a write goes at the segment's last
+ * good offset and loops over short writes; on any write or fsync error the file is cut back to that offset
+ * and the lines stay in memory, to be written again, in order, on the next flush. While writes fail, memory
+ * holds at most `maxUnflushedBytes`; beyond that `append` refuses, and the caller rejects the datagram
+ * (`storage_unavailable`) instead of pretending to accept it.
  */
 
 export interface SegmentLogOptions {
@@ -17,6 +25,11 @@ export interface SegmentLogOptions {
   maxAgeMs: number;
   /** Lowest id a new segment may take (ids at or below it were used before and may be shipped). */
   minNextId: number;
+  /** Appended text not yet durable that may wait in memory (counted in UTF-16 units, about bytes). @default 64 MiB */
+  maxUnflushedBytes?: number;
+  /** Where bad lines found in local segments at start go (`<quarantineDir>/segments/...`). */
+  quarantineDir: string;
+  quarantine: Quarantine;
 }
 
 export interface SealedSegment {
@@ -26,23 +39,27 @@ export interface SealedSegment {
 
 interface OpenSegment {
   id: number;
+  /** Appended, not yet durable. */
   lines: string[];
+  /** Everything appended to it (the seal threshold). */
   bytes: number;
+  /** Length of the file's durable prefix: where the next write goes, and what a failed one is cut back to. */
+  durable: number;
   openedAt: number;
   fh?: FileHandle;
 }
 
-const NAME = /^seg-(\d{12})\.(open|jsonl)$/;
-export const segmentName = (id: number, ext: 'open' | 'jsonl'): string => `seg-${String(id).padStart(12, '0')}.${ext}`;
-export const segmentIdOf = (name: string): number | undefined => {
-  const m = /seg-(\d{12})/.exec(name);
-  return m ? Number(m[1]) : undefined;
-};
-
-/** One line of a segment. Field names are the master dataset's columns. */
-export function encodeLine(m: HealthMessage, recvUs: number): string {
-  return `{"service":${JSON.stringify(m.service)},"ts":${m.ts},"cpu":${m.cpu},"ram_total":${m.ramTotal},"ram_free":${m.ramFree},"disk_total":${m.diskTotal},"disk_free":${m.diskFree},"recv":${recvUs}}\n`;
+export interface SegmentLogStatus {
+  /** Messages appended but not yet fsynced. */
+  unflushed: number;
+  unflushedBytes: number;
+  /** The last write or fsync error, while writes keep failing. */
+  error: string | null;
+  /** Epoch ms of the first failure of the current spell. */
+  errorSince: number | null;
 }
+
+const NAME = /^seg-(\d{12})\.(open|jsonl)$/;
 
 export class SegmentLog {
   private current!: OpenSegment;
@@ -52,6 +69,10 @@ export class SegmentLog {
   private timer?: NodeJS.Timeout;
   private flushedMessages = 0;
   private appendedMessages = 0;
+  /** Text appended and not yet durable, over the open segment and the retired ones. */
+  private pendingBytes = 0;
+  private failure: { error: string; since: number } | null = null;
+  private readonly maxUnflushed: number;
   private readonly log: Logger;
 
   constructor(
@@ -59,18 +80,26 @@ export class SegmentLog {
     log: Logger,
   ) {
     this.log = log.child({ module: 'segments' });
+    this.maxUnflushed = opts.maxUnflushedBytes ?? 64 << 20;
     mkdirSync(opts.dir, { recursive: true });
   }
 
-  /** Recovers segments left by a previous process (a torn last line is cut off) and starts the flush timer. */
+  /**
+   * Recovers the segments left by a previous process: each is read back, any line that is not a record
+   * (a torn last line, a bad disk, a hand edit) goes to the quarantine, and open ones are sealed. Then
+   * starts the flush timer.
+   */
   async start(): Promise<SealedSegment[]> {
     let maxId = this.opts.minNextId - 1;
-    for (const name of await readdir(this.opts.dir)) {
+    for (const name of (await readdir(this.opts.dir)).sort()) {
       const m = NAME.exec(name);
-      if (!m) continue;
+      if (!m) {
+        if (name.endsWith('.tmp')) await rm(join(this.opts.dir, name), { force: true }); // a replaceFile cut short
+        continue;
+      }
       const id = Number(m[1]);
       maxId = Math.max(maxId, id);
-      if (m[2] === 'open') await this.recover(id);
+      await this.recover(name, m[2] === 'open');
     }
     this.current = this.fresh(maxId + 1);
     this.timer = setInterval(() => this.tick(), this.opts.flushIntervalMs);
@@ -78,30 +107,48 @@ export class SegmentLog {
   }
 
   private fresh(id: number): OpenSegment {
-    return { id, lines: [], bytes: 0, openedAt: Date.now() };
+    return { id, lines: [], bytes: 0, durable: 0, openedAt: Date.now() };
   }
 
-  private async recover(id: number): Promise<void> {
-    const path = join(this.opts.dir, segmentName(id, 'open'));
-    const data = await readFile(path);
-    const end = data.lastIndexOf(0x0a) + 1;
-    if (end === 0) {
+  private async recover(name: string, isOpen: boolean): Promise<void> {
+    const path = join(this.opts.dir, name);
+    let data: Buffer = await readFile(path);
+    const scanned = scanRecords(data);
+    if (scanned) {
+      await this.quarantine(name, scanned.bad);
+      data = scanned.good;
+      await replaceFile(path, data);
+    }
+    if (!isOpen) return;
+    if (data.length === 0) {
       await rm(path);
       return;
     }
-    if (end < data.length) {
-      this.log.warn({ segment: id, cut: data.length - end }, 'cut a torn last line from a segment left by a crash');
-      await truncate(path, end);
-    }
+    const id = Number(NAME.exec(name)![1]);
     await rename(path, join(this.opts.dir, segmentName(id, 'jsonl')));
+    await syncDir(this.opts.dir);
     this.log.info({ segment: id }, 'recovered segment');
   }
 
-  /** Appends one line (see encodeLine) to the open segment; returns the segment id it went to. Synchronous. */
-  append(line: string): number {
+  /** Moves bad lines of local segment `name` to the local quarantine (the caller then rewrites the file). */
+  async quarantine(name: string, runs: BadRun[]): Promise<void> {
+    await this.opts.quarantine.put(`segments/${name}`, runs, async (qname, bytes) => {
+      const target = join(this.opts.quarantineDir, qname);
+      await mkdir(dirname(target), { recursive: true });
+      await writeDurably(target, bytes);
+    });
+  }
+
+  /**
+   * Appends one line (see encodeLine) to the open segment; returns the segment id it went to, or undefined
+   * when the line is refused because that much is already waiting for a disk that fails. Synchronous.
+   */
+  append(line: string): number | undefined {
+    if (this.pendingBytes + line.length > this.maxUnflushed) return undefined;
     const seg = this.current;
     seg.lines.push(line);
     seg.bytes += line.length;
+    this.pendingBytes += line.length;
     this.appendedMessages++;
     if (seg.bytes >= this.opts.maxBytes) this.seal().catch(() => undefined); // logged and retried by the writer
     return seg.id;
@@ -111,11 +158,14 @@ export class SegmentLog {
     return this.current.id;
   }
 
-  /** Messages appended but not yet fsynced. */
-  get unflushed(): number {
-    return this.appendedMessages - this.flushedMessages;
+  status(): SegmentLogStatus {
+    return {
+      unflushed: this.appendedMessages - this.flushedMessages,
+      unflushedBytes: this.pendingBytes,
+      error: this.failure?.error ?? null,
+      errorSince: this.failure?.since ?? null,
+    };
   }
-
 
   private tick(): void {
     const seg = this.current;
@@ -128,6 +178,10 @@ export class SegmentLog {
     return this.enqueue(async () => {
       await this.finishRetired();
       await this.write(this.current);
+      if (this.pendingBytes === 0 && this.failure) {
+        this.log.info({ since: new Date(this.failure.since).toISOString() }, 'segment writes work again; every accepted message is on disk');
+        this.failure = null;
+      }
     });
   }
 
@@ -151,14 +205,12 @@ export class SegmentLog {
     while (this.retired.length) {
       const seg = this.retired[0];
       await this.write(seg);
-      if (!seg.fh) {
-        // Nothing ever reached the disk for it (every write failed until now): create it empty to rename.
-        seg.fh = await open(join(this.opts.dir, segmentName(seg.id, 'open')), 'a');
-      }
+      // Nothing ever reached the disk for it (every write failed until now): create it empty to rename.
+      seg.fh ??= await this.guard(open(join(this.opts.dir, segmentName(seg.id, 'open')), 'w'));
       await seg.fh.close();
       seg.fh = undefined;
-      await rename(join(this.opts.dir, segmentName(seg.id, 'open')), join(this.opts.dir, segmentName(seg.id, 'jsonl')));
-      await this.syncDir();
+      await this.guard(rename(join(this.opts.dir, segmentName(seg.id, 'open')), join(this.opts.dir, segmentName(seg.id, 'jsonl'))));
+      await this.guard(syncDir(this.opts.dir));
       this.retired.shift();
     }
   }
@@ -169,30 +221,42 @@ export class SegmentLog {
     return run;
   }
 
-  private async write(seg: OpenSegment): Promise<void> {
-    if (seg.lines.length === 0) return;
-    const lines = seg.lines;
-    seg.lines = [];
+  /** Runs a file operation; a failure is recorded as a failing disk (the pipeline view and /ready show it). */
+  private async guard<T>(op: Promise<T>): Promise<T> {
     try {
-      if (!seg.fh) seg.fh = await open(join(this.opts.dir, segmentName(seg.id, 'open')), 'a');
-      await seg.fh.write(lines.join(''));
-      await seg.fh.datasync();
-      this.flushedMessages += lines.length;
+      return await op;
     } catch (err) {
-      // Keep the lines in memory and try again on the next flush: accepted data is never dropped here.
-      seg.lines = lines.concat(seg.lines);
-      this.log.error({ err, segment: seg.id }, 'segment flush failed; will retry');
+      this.failed(err as Error);
       throw err;
     }
   }
 
-  private async syncDir(): Promise<void> {
-    const dir = await open(this.opts.dir, 'r');
+  private failed(err: Error): void {
+    if (!this.failure) this.log.error({ err }, 'cannot write the write-ahead segments; accepted messages wait in memory and are retried');
+    this.failure = { error: err.message, since: this.failure?.since ?? Date.now() };
+  }
+
+  private async write(seg: OpenSegment): Promise<void> {
+    if (seg.lines.length === 0) return;
+    const lines = seg.lines;
+    seg.lines = [];
+    const text = lines.join('');
+    const data = Buffer.from(text);
     try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+      seg.fh ??= await open(join(this.opts.dir, segmentName(seg.id, 'open')), 'w');
+      await writeFully(seg.fh, data, seg.durable);
+      await seg.fh.datasync();
+    } catch (err) {
+      // Cut the file back to its last good offset, so no torn line stays mid-file, and keep the lines in
+      // memory for the next flush: accepted data is never dropped here.
+      await seg.fh?.truncate(seg.durable).catch(() => undefined);
+      seg.lines = lines.concat(seg.lines);
+      this.failed(err as Error);
+      throw err;
     }
+    seg.durable += data.length;
+    this.pendingBytes -= text.length;
+    this.flushedMessages += lines.length;
   }
 
   /** Sealed segments waiting to be shipped, oldest first. */
@@ -209,8 +273,7 @@ export class SegmentLog {
   async localFiles(): Promise<string[]> {
     await this.flush();
     const files = (await this.sealed()).map((s) => s.path);
-    const open = join(this.opts.dir, segmentName(this.current.id, 'open'));
-    if (await stat(open).catch(() => undefined)) files.push(open);
+    if (this.current.durable > 0) files.push(join(this.opts.dir, segmentName(this.current.id, 'open')));
     return files;
   }
 
@@ -222,7 +285,9 @@ export class SegmentLog {
   /** Stops the timer, then flushes and fsyncs the open segment. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush().catch(() => undefined);
+    await this.flush().catch((err) =>
+      this.log.error({ err, messages: this.status().unflushed }, 'could not write the last accepted messages before stopping; they are lost'),
+    );
     await this.enqueue(async () => this.current.fh?.close());
   }
 }

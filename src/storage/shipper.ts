@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../log.js';
-import { type SegmentLog, segmentName } from './segment-log.js';
+import { segmentName } from './master-record.js';
+import type { SegmentLog } from './segment-log.js';
 import { type MasterStore, splitByPartition } from './store.js';
 
 export interface ShipResult {
@@ -54,8 +55,15 @@ export class Shipper {
     for (const seg of sealed) {
       try {
         const data = await readFile(seg.path);
-        for (const [partition, lines] of splitByPartition(data)) {
+        const { parts, unplaced } = splitByPartition(data);
+        for (const [partition, lines] of parts) {
           await this.store.put(partition, segmentName(seg.id, 'jsonl'), Buffer.concat(lines));
+        }
+        // A line without an event time has no partition: it is kept in the quarantine, not shipped (after
+        // the puts, so that a retried shipment does not quarantine it twice).
+        if (unplaced.length > 0) {
+          const runs = unplaced.map(({ offset, line }) => ({ offset, lines: 1, reason: 'no event time (ts)', data: Buffer.from(line) }));
+          await this.segments.quarantine(segmentName(seg.id, 'jsonl'), runs);
         }
         await this.segments.remove(seg);
         this.highestShipped = Math.max(this.highestShipped, seg.id);

@@ -7,8 +7,11 @@
  *   event time falls in that hour. Readers never see a half-written file (write under a temporary name,
  *   then rename), and `put` is idempotent: a file already there with the same length is not written twice.
  * - `put` resolves only when the data is durable in the store; only then may the local segment go.
+ * - The one exception to immutability is the scrub (quarantine.ts): `replace` swaps a file for the same
+ *   file without its unreadable lines, atomically, after `quarantine` has kept those lines' bytes.
  */
 
+import { MAX_TIME_US } from '../../jobs/mapreduce/task/record.mjs';
 import { MICROS_PER_HOUR } from '../ingest/timestamp.js';
 
 export interface MasterFile {
@@ -37,6 +40,12 @@ export interface MasterStore {
   list(): Promise<MasterFile[]>;
   /** Makes files readable by DuckDB as local paths. */
   stage(files: MasterFile[]): Promise<Staged>;
+  /** A file's whole content. */
+  read(file: MasterFile): Promise<Buffer>;
+  /** Replaces a file's content atomically (readers see the old content or the new, never a mix). */
+  replace(file: MasterFile, data: Uint8Array): Promise<void>;
+  /** Keeps unreadable lines: writes `data` to `name` (a relative path) under the store's quarantine. */
+  quarantine(name: string, data: Uint8Array): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -52,23 +61,38 @@ export function partitionHour(partition: string): number | undefined {
   return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4]) * 1000 : undefined;
 }
 
-/** Splits a segment's lines by event-time partition (the `ts` field each line carries). */
-export function splitByPartition(data: Buffer): Map<string, Buffer[]> {
+/** The event time of a segment line, read from its `"ts":` field without parsing the line; NaN when absent. */
+function lineTime(line: Buffer): number {
+  const at = line.indexOf('"ts":');
+  if (at < 0) return Number.NaN;
+  const start = at + 5;
+  let end = start;
+  while (end < line.length && line[end] >= 0x30 && line[end] <= 0x39) end++;
+  return end === start ? Number.NaN : Number(line.subarray(start, end).toString('latin1'));
+}
+
+/**
+ * Splits a segment's lines by event-time partition (the `ts` field each line carries). A line without a
+ * usable time cannot be placed in any partition: it is returned apart, for the quarantine.
+ */
+export function splitByPartition(data: Buffer): { parts: Map<string, Buffer[]>; unplaced: { offset: number; line: Buffer }[] } {
   const parts = new Map<string, Buffer[]>();
-  let start = 0;
-  while (start < data.length) {
-    let end = data.indexOf(0x0a, start);
-    if (end < 0) end = data.length - 1;
-    const line = data.subarray(start, end + 1);
-    const at = line.indexOf('"ts":') + 5;
-    const ts = Number(line.subarray(at, line.indexOf(0x2c, at)).toString());
-    const key = partitionOf(ts);
-    const list = parts.get(key);
-    if (list) list.push(line);
-    else parts.set(key, [line]);
-    start = end + 1;
+  const unplaced: { offset: number; line: Buffer }[] = [];
+  for (let start = 0; start < data.length; ) {
+    const nl = data.indexOf(0x0a, start);
+    const end = nl < 0 ? data.length : nl + 1;
+    const line = data.subarray(start, end);
+    const ts = lineTime(line);
+    if (!Number.isSafeInteger(ts) || ts > MAX_TIME_US || nl < 0) unplaced.push({ offset: start, line });
+    else {
+      const key = partitionOf(ts);
+      const list = parts.get(key);
+      if (list) list.push(line);
+      else parts.set(key, [line]);
+    }
+    start = end;
   }
-  return parts;
+  return { parts, unplaced };
 }
 
 /**

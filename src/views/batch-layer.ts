@@ -3,7 +3,8 @@ import { BIGINT, type DuckDBConnection, LIST, listValue } from '@duckdb/node-api
 import type { BatchRun } from '../api.js';
 import { floorTo, MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../ingest/timestamp.js';
 import type { Logger } from '../log.js';
-import type { MasterStore } from '../storage/store.js';
+import { type Quarantine, scrubMasterFiles, withScrub } from '../storage/quarantine.js';
+import type { MasterFile, MasterStore } from '../storage/store.js';
 import type { BatchEngine } from './batch-engine.js';
 import { type Database, readMeta, transaction, writeMeta } from './database.js';
 import type { SpeedLayer } from './speed-duckdb.js';
@@ -24,6 +25,8 @@ export interface BatchLayerDeps {
   /** Seals the open segment and ships every sealed one; resolves with the highest shipped segment id. */
   sealAndShip(): Promise<number>;
   allowedLatenessUs: number;
+  /** Where unreadable master records go when an engine fails on them. */
+  quarantine: Quarantine;
   now?: () => number;
   log: Logger;
 }
@@ -100,22 +103,24 @@ export class BatchLayer {
       const sealTime = now();
       const previousW = this.state.watermark;
       const watermark = Math.max(previousW ?? 0, floorTo(sealTime - this.deps.allowedLatenessUs, MICROS_PER_MINUTE));
-      const files = (await store.list()).filter((f) => f.segment <= shippedUpTo);
-      const hours = new Set<number>();
-      for (const f of files) {
-        const newData = full || f.segment > (this.state.segment ?? -1);
-        // Hours that W moved across had rows held back last time: they are recomputed too.
-        const crossed = previousW !== null && f.hour + MICROS_PER_HOUR > previousW && f.hour < watermark;
-        if (newData || crossed) hours.add(f.hour);
-      }
-      const affected = [...hours].sort((a, b) => a - b);
+      let inputs: MasterFile[] = [];
+      const compute = async () => {
+        const files = (await store.list()).filter((f) => f.segment <= shippedUpTo);
+        const hours = new Set<number>();
+        for (const f of files) {
+          const newData = full || f.segment > (this.state.segment ?? -1);
+          // Hours that W moved across had rows held back last time: they are recomputed too.
+          const crossed = previousW !== null && f.hour + MICROS_PER_HOUR > previousW && f.hour < watermark;
+          if (newData || crossed) hours.add(f.hour);
+        }
+        await this.conn.run(`CREATE OR REPLACE TEMP TABLE stage_minute (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL})`);
+        inputs = files.filter((f) => hours.has(f.hour));
+        await engine.computeMinutes(this.conn, inputs, watermark);
+        return [...hours].sort((a, b) => a - b);
+      };
+      // One unreadable record never fails the run: it is quarantined and the engine runs again.
+      const affected = await withScrub(compute, () => scrubMasterFiles(store, inputs, this.deps.quarantine), log);
       const days = [...new Set(affected.map((h) => floorTo(h, MICROS_PER_DAY)))];
-      await this.conn.run(`CREATE OR REPLACE TEMP TABLE stage_minute (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL})`);
-      await engine.computeMinutes(
-        this.conn,
-        files.filter((f) => hours.has(f.hour)),
-        watermark,
-      );
       const records = Number((await this.conn.runAndReadAll('SELECT coalesce(sum(n), 0) FROM stage_minute')).getRows()[0][0]);
       await this.deps.speed.drained(() =>
         transaction(this.conn, async () => {

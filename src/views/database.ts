@@ -1,4 +1,5 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { ConfigError } from '../config/settings.js';
 import { AGG_COLUMN_DDL } from './view-sql.js';
 
 /**
@@ -17,14 +18,18 @@ CREATE TABLE IF NOT EXISTS batch_runs (id VARCHAR PRIMARY KEY, engine VARCHAR, m
   finished_at BIGINT, watermark BIGINT, records BIGINT, partitions BIGINT, error VARCHAR);
 `;
 
-export type MetaKey = 'watermark' | 'batch_segment';
+export type MetaKey = 'watermark' | 'batch_segment' | 'quarantined_lines';
 
 export class Database {
   private constructor(readonly instance: DuckDBInstance) {}
 
   static async open(path: string): Promise<Database> {
     // Extensions other than the bundled ones would try to download and hang on a closed network.
-    const instance = await DuckDBInstance.create(path, { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+    const instance = await DuckDBInstance.create(path, { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' }).catch((err: Error) => {
+      const lock = /Conflicting lock is held in (.*?) \(PID (\d+)\)/.exec(err.message);
+      if (lock) throw new ConfigError(`--data-dir: ${path} is in use by another process (${lock[1]}, PID ${lock[2]}): stop it, or give this daemon its own --data-dir`);
+      throw new Error(`cannot open the serving database ${path}: ${err.message}`);
+    });
     const db = new Database(instance);
     const conn = await db.connect();
     try {

@@ -7,7 +7,8 @@
  * makes it throw instead of letting Spark guess. When view-sql.ts changes, the Spark job changes with it
  * (and the engine-equivalence test says whether the translation still holds).
  */
-import { minuteAggregate, RAW_COLUMNS, SEGMENT_OF_FILENAME } from './view-sql.js';
+import { RAW_COLUMNS } from '../storage/master-record.js';
+import { minuteAggregate, SEGMENT_OF_FILENAME } from './view-sql.js';
 
 /** The temporary view the driver registers over the segment files for each job. */
 export const SEGMENTS_VIEW = 'segments';
@@ -43,7 +44,9 @@ const literal = (name: string, v: SqlParam | undefined): string => {
  *
  * Rewrites: `a // b` (integer division) -> `a div b`, which Spark parses at the same precedence as `*`;
  * `[a, b]` (a list, used as the max_by ordering key) -> `array(a, b)`, ordered element-wise in both engines;
- * backslashes in string literals are doubled, because Spark unescapes them and DuckDB does not.
+ * backslashes in string literals are doubled, because Spark unescapes them and DuckDB does not;
+ * `error(msg)` (fail the query) -> `raise_error(msg)`; `regexp_matches(s, re)` -> `regexp_like(s, re)`, both a
+ * partial match (RE2 and java.util.regex agree on the character classes view-sql.ts uses).
  * `GROUP BY ALL`, `max_by`, `regexp_extract`, `round` (half away from zero), casts and subqueries without an
  * alias mean the same in both dialects.
  */
@@ -56,6 +59,8 @@ export function toSparkSql(duckSql: string, params: Record<string, SqlParam> = {
       const out = part
         .replace(/\s\/\/\s/g, ' div ')
         .replace(/\[([^[\]]*)\]/g, 'array($1)')
+        .replace(/\berror\(/g, 'raise_error(')
+        .replace(/\bregexp_matches\(/g, 'regexp_like(')
         .replace(/\$(\w+)/g, (_, name: string) => literal(name, params[name]));
       const unknown = /::|\/\/|[[\]$]|\bQUALIFY\b|\bEXCLUDE\b|\bCOLUMNS\(/i.exec(out);
       if (unknown) throw new Error(`spark-sql: no Spark translation for "${unknown[0]}" in: ${part.trim().slice(0, 200)}`);

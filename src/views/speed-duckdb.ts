@@ -1,7 +1,8 @@
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { segmentName } from '../storage/segment-log.js';
+import { segmentName } from '../storage/master-record.js';
+import { type Quarantine, scrubMasterFiles, withScrub } from '../storage/quarantine.js';
 import { type MasterStore, notAbsorbedFiles } from '../storage/store.js';
 import type { Database } from './database.js';
 import { Mutex, transaction } from './database.js';
@@ -18,6 +19,8 @@ export interface SpeedLayer {
   readonly engine: string;
   /** One accepted message as its segment line (see encodeLine) and the segment it went to. Synchronous. */
   push(line: string, segment: number): void;
+  /** Text pushed and not yet in the realtime views (it waits in memory while ticks fail). */
+  readonly pendingBytes: number;
   /** Merges what was pushed since the last tick into the realtime views. */
   tick(): Promise<number>;
   /** Runs `fn` with every pushed message merged and no tick in between (the batch swap). */
@@ -30,6 +33,8 @@ export interface SpeedLayer {
 /** Where a rebuild finds its rows. */
 export interface RebuildSources {
   store: MasterStore;
+  /** Unreadable lines of master files go here rather than fail the rebuild. */
+  quarantine: Quarantine;
   /** Every local write-ahead segment file (sealed and open). */
   localFiles(): Promise<string[]>;
 }
@@ -54,6 +59,7 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   readonly engine = 'duckdb';
   /** Segment lines not merged yet, by segment id. */
   private pending = new Map<number, string[]>();
+  private pendingChars = 0;
   private readonly lock = new Mutex();
   private batchNo = 0;
 
@@ -74,6 +80,11 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     const lines = this.pending.get(segment);
     if (lines) lines.push(line);
     else this.pending.set(segment, [line]);
+    this.pendingChars += line.length;
+  }
+
+  get pendingBytes(): number {
+    return this.pendingChars;
   }
 
   tick(): Promise<number> {
@@ -97,14 +108,19 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     this.pending = new Map();
     const files: string[] = [];
     let n = 0;
+    let chars = 0;
     try {
       for (const [seg, lines] of batch) {
         const path = join(this.dir, `tick-${++this.batchNo}-${segmentName(seg, 'jsonl')}`);
-        await writeFile(path, lines.join(''));
+        // Listed before it is written: a write cut short by a full disk leaves no file behind either.
         files.push(path);
+        const text = lines.join('');
+        await writeFile(path, text);
         n += lines.length;
+        chars += text.length;
       }
       await this.conn.run(MERGE_FILES, { files: listValue(files) }, { files: LIST(VARCHAR) });
+      this.pendingChars -= chars;
     } catch (err) {
       // Put the lines back so the next tick retries them: the realtime views never silently miss data.
       for (const [seg, lines] of batch) this.pending.set(seg, lines.concat(this.pending.get(seg) ?? []));
@@ -115,15 +131,25 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     return n;
   }
 
-  /** From the master files not absorbed (staged locally by the store) and every local segment. */
+  /**
+   * From the master files not absorbed (staged locally by the store) and every local segment (checked by
+   * the segment log at start). Unreadable master records are quarantined and the rebuild done again.
+   */
   async rebuild(watermark: number | null, batchSegment: number | null): Promise<number> {
-    const { store, localFiles } = this.sources;
-    const staged = await store.stage(notAbsorbedFiles(await store.list(), watermark, batchSegment));
-    try {
-      return await this.load([...staged.paths, ...(await localFiles())], watermark, batchSegment);
-    } finally {
-      await staged.release();
-    }
+    const { store, localFiles, quarantine } = this.sources;
+    const inputs = async () => notAbsorbedFiles(await store.list(), watermark, batchSegment);
+    return withScrub(
+      async () => {
+        const staged = await store.stage(await inputs());
+        try {
+          return await this.load([...staged.paths, ...(await localFiles())], watermark, batchSegment);
+        } finally {
+          await staged.release();
+        }
+      },
+      async () => scrubMasterFiles(store, await inputs(), quarantine),
+      quarantine.log,
+    );
   }
 
   private load(paths: string[], watermark: number | null, batchSegment: number | null): Promise<number> {

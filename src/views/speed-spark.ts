@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { Logger } from '../log.js';
-import { encodeLine, segmentName } from '../storage/segment-log.js';
+import { encodeLine, segmentName } from '../storage/master-record.js';
+import { type Quarantine, scrubMasterFiles, withScrub } from '../storage/quarantine.js';
 import { type MasterStore, notAbsorbedFiles } from '../storage/store.js';
 import { type Database, Mutex, readMeta, transaction } from './database.js';
 import { isLocal, type SparkDriver } from './spark-driver.js';
@@ -28,6 +29,8 @@ import { AGG_COLUMNS } from './view-sql.js';
 export interface SparkSpeedLayerDeps {
   db: Database;
   store: MasterStore;
+  /** Where unreadable master records go when a job fails on them. */
+  quarantine: Quarantine;
   io: SparkIo;
   driver: SparkDriver;
   /** Stop the driver on close (false when the caller shares it, as the tests do). @default true */
@@ -141,6 +144,9 @@ export class SparkSpeedLayer implements SpeedLayer {
     this.pushed++;
   }
 
+  /** Nothing waits in memory: every tick reads the master dataset. */
+  readonly pendingBytes = 0;
+
   tick(): Promise<number> {
     return this.lock.run(() => this.refresh());
   }
@@ -192,14 +198,25 @@ export class SparkSpeedLayer implements SpeedLayer {
         let rows = 0;
         if (files.length > 0) {
           ran = true;
-          ({ rows, ms: timing.sparkMs } = await this.deps.driver.run({
+          const job = {
             inputs: files.map((f) => io.input(f)),
             schema: sparkRawSchema(),
             view: SEGMENTS_VIEW,
             fileColumn: FILE_COLUMN,
             sql: realtimeMinutesSql(watermark, batchSegment),
             output: io.output(name),
-          }));
+          };
+          // A job that failed on an unreadable record runs again once it is quarantined (same names, and
+          // the output directory of a failed job is removed first).
+          ({ rows, ms: timing.sparkMs } = await withScrub(
+            () => this.deps.driver.run(job),
+            async () => {
+              const moved = await scrubMasterFiles(this.deps.store, files, this.deps.quarantine);
+              if (moved > 0) await io.remove(name);
+              return moved;
+            },
+            log,
+          ));
         }
         timing.jobMs = lap();
         const parts = rows > 0 ? await io.fetch(name, this.deps.dir) : [];

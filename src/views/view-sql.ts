@@ -7,6 +7,9 @@
  * the SQL below, for engines written in JavaScript.
  */
 
+import { INVALID_RECORD } from '../../jobs/mapreduce/task/record.mjs';
+import { RAW_COLUMNS, VALID_RECORD } from '../storage/master-record.js';
+
 export const RESOURCES = ['cpu', 'ram', 'disk'] as const;
 export type ResourceName = (typeof RESOURCES)[number];
 
@@ -14,10 +17,6 @@ export const MICRO = 1e6;
 
 /** Micro-units of a percentage, exactly as the SQL computes them (same operation order, round half away from zero). */
 export const quantize = (pct: number): number => Math.sign(pct) * Math.round(Math.abs(pct) * MICRO);
-
-/** Columns of a raw segment line, as read by DuckDB. */
-export const RAW_COLUMNS =
-  "{service: 'VARCHAR', ts: 'BIGINT', cpu: 'DOUBLE', ram_total: 'DOUBLE', ram_free: 'DOUBLE', disk_total: 'DOUBLE', disk_free: 'DOUBLE', recv: 'BIGINT'}";
 
 /** `read_json` over a list of segment files; `$files` is bound as a VARCHAR[] parameter. */
 export const readSegments = (files = '$files') =>
@@ -54,13 +53,15 @@ export const MERGE_AGGREGATES = [
 ].join(',\n  ');
 
 /**
- * Minute buckets from raw rows. `source` must have the raw columns; `extraKeys` are grouped on too
- * (the speed layer keeps the segment id).
+ * Minute buckets from raw rows. `source` must have the raw columns and `filename`; `extraKeys` are grouped
+ * on too (the speed layer keeps the segment id). Every row is checked before `where` filters it: a row that
+ * is not a master record fails the query (naming its file) instead of being counted or dropped unseen.
  */
 export function minuteAggregate(source: string, extraKeys: string[] = [], where = 'TRUE'): string {
   const keys = extraKeys.map((k) => `${k}, `).join('');
   return `SELECT service, ts // 60000000 * 60000000 AS bucket, ${keys}${RAW_AGGS}
-FROM (SELECT ${keys}${QUANTIZED} FROM ${source} WHERE ${where})
+FROM (SELECT ${keys}${QUANTIZED} FROM ${source}
+  WHERE CASE WHEN ${VALID_RECORD} THEN (${where}) ELSE error('${INVALID_RECORD} in ' || filename) END)
 GROUP BY ALL`;
 }
 

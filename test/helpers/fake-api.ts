@@ -86,6 +86,10 @@ export const PIPELINE: Pipeline = {
     { name: 'ship', schedule: '*/5 * * * * *', runs: 12, failures: 1, skipped: 0, lastStartedAt: T0 - 5_000_000, lastDurationMs: 3, lastError: 'store down' },
   ],
   unflushed: 17,
+  unflushedBytes: 4096,
+  storageError: null,
+  storageErrorSince: null,
+  quarantinedLines: 0,
 };
 
 export type Method = 'services' | 'stats' | 'series' | 'history' | 'pipeline' | 'runBatch';
@@ -167,7 +171,7 @@ export class FakeHmsApi implements HmsApi {
     return () => {};
   }
 
-  ready(): boolean {
-    return this.isReady;
+  readiness(): { ready: boolean; reason?: string } {
+    return this.isReady ? { ready: true } : { ready: false, reason: 'core not started or shutting down' };
   }
 }

@@ -7,7 +7,9 @@ import type { ServiceStats } from '../../src/api.js';
 import type { HealthMessage } from '../../src/ingest/message.js';
 import type { Logger } from '../../src/log.js';
 import { LocalStore } from '../../src/storage/local-store.js';
-import { encodeLine, SegmentLog } from '../../src/storage/segment-log.js';
+import { fanOut } from '../../src/ingest/fan-out.js';
+import { Quarantine } from '../../src/storage/quarantine.js';
+import { SegmentLog } from '../../src/storage/segment-log.js';
 import { Shipper } from '../../src/storage/shipper.js';
 import type { MasterStore } from '../../src/storage/store.js';
 import { DuckDBBatchEngine } from '../../src/views/batch-duckdb.js';
@@ -20,6 +22,7 @@ import { DuckDBSpeedLayer, type SpeedLayer } from '../../src/views/speed-duckdb.
 export interface SpeedFactoryDeps {
   db: Database;
   store: MasterStore;
+  quarantine: Quarantine;
   root: string;
   sealAndShip(): Promise<number>;
   log: Logger;
@@ -43,7 +46,11 @@ export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opt
   const clock = { now: Date.UTC(2026, 10, 27, 12, 0, 0) * 1000 };
   const db = await Database.open(join(root, 'hms.duckdb'));
   const store = opts.store ? await opts.store(root) : new LocalStore(join(root, 'master'));
-  const segments = new SegmentLog({ dir: join(root, 'segments'), flushIntervalMs: 60_000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, minNextId: 1 }, log);
+  const quarantine = new Quarantine(log);
+  const segments = new SegmentLog(
+    { dir: join(root, 'segments'), quarantineDir: join(root, 'quarantine'), quarantine, flushIntervalMs: 60_000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, minNextId: 1 },
+    log,
+  );
   await segments.start();
   const shipper = new Shipper(segments, store, log, segments.currentId - 1);
   const sealAndShip = async () => {
@@ -53,11 +60,11 @@ export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opt
     return shipper.shippedUpTo;
   };
   const speed: S = opts.speed
-    ? await opts.speed({ db, store, root, sealAndShip, log })
-    : ((await DuckDBSpeedLayer.create(db, join(root, 'speed'), { store, localFiles: () => segments.localFiles() })) as unknown as S);
+    ? await opts.speed({ db, store, quarantine, root, sealAndShip, log })
+    : ((await DuckDBSpeedLayer.create(db, join(root, 'speed'), { store, localFiles: () => segments.localFiles(), quarantine })) as unknown as S);
   const query = await QueryService.create(db);
   const engine = opts.engine ? opts.engine(store) : new DuckDBBatchEngine(store);
-  const batch = new BatchLayer({ db, store, engine, speed, allowedLatenessUs: 60_000_000, now: () => clock.now, log, sealAndShip });
+  const batch = new BatchLayer({ db, store, engine, speed, allowedLatenessUs: 60_000_000, quarantine, now: () => clock.now, log, sealAndShip });
   await batch.start();
   return {
     root,
@@ -69,11 +76,10 @@ export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opt
     speed,
     query,
     batch,
+    quarantine,
     ingest(msgs: HealthMessage[]) {
-      for (const m of msgs) {
-        const line = encodeLine(m, clock.now);
-        speed.push(line, segments.append(line));
-      }
+      const sink = fanOut({ segments, speed, maxUnflushedBytes: Number.MAX_SAFE_INTEGER, watermark: () => batch.watermark, onLate: () => {} });
+      for (const m of msgs) if (!sink(m, clock.now)) throw new Error('the pipeline refused a message');
     },
     /** Seals and ships what was ingested (without a batch run). */
     async ship() {

@@ -60,7 +60,7 @@ export async function buildSparkPipeline(opts: SparkPipelineOptions) {
       return chosen.store;
     },
     speed: (d) =>
-      SparkSpeedLayer.create({ db: d.db, store: d.store, io, driver: opts.driver, ownsDriver: false, sealAndShip: d.sealAndShip, dir: join(d.root, 'speed'), warmUp: false, log: d.log }),
+      SparkSpeedLayer.create({ db: d.db, store: d.store, quarantine: d.quarantine, io, driver: opts.driver, ownsDriver: false, sealAndShip: d.sealAndShip, dir: join(d.root, 'speed'), warmUp: false, log: d.log }),
   });
 }
 

@@ -110,6 +110,10 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
         startedAt: started * US,
         jobs: [],
         unflushed: 0,
+        unflushedBytes: 0,
+        storageError: null,
+        storageErrorSince: null,
+        quarantinedLines: 0,
       };
     },
     async runBatch(opts: { full?: boolean }): Promise<BatchRun> {
@@ -135,7 +139,7 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
       alertListeners.add(listener);
       return () => alertListeners.delete(listener);
     },
-    ready: () => true,
+    readiness: () => ({ ready: true }),
   };
   const lastBatch = (t: number): BatchRun => ({
     id: `b-${batches}`,

@@ -110,6 +110,9 @@ export function pipeline(over: Partial<PipelineView> = {}): PipelineView {
     messagesPerSecond: 1234.5,
     recvBufferBytes: 4_194_304,
     startedAt: NOW - 3_600_000,
+    unflushedBytes: 0,
+    storageError: null,
+    quarantinedLines: 0,
     ...over,
   };
 }

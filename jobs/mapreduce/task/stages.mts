@@ -3,6 +3,7 @@
  * entry scripts only wire them to stdin/stdout.
  */
 import { excerpt, JobInputError, MapAggregate, MergeAggregate, minuteOf, parseRow, quantize } from './aggregate.mjs';
+import { INVALID_RECORD, isBlank, type MasterRecord, parseRecord } from './record.mjs';
 
 export interface MapperOptions {
   /** Records with `ts >= watermark` are held back (the batch views cover ts < W only). */
@@ -36,7 +37,7 @@ export class RecordMapper {
 
   push(line: string): void {
     this.lineNo++;
-    if (line.trim() === '') return; // DuckDB's newline-delimited reader skips blank lines too
+    if (isBlank(line)) return; // DuckDB's newline-delimited reader skips blank lines too
     if (this.opts.failMarker && line.includes(this.opts.failMarker)) {
       throw new JobInputError(`failure marker ${JSON.stringify(this.opts.failMarker)} in input line ${this.lineNo}: ${excerpt(line)}`);
     }
@@ -48,10 +49,6 @@ export class RecordMapper {
     this.counts.kept++;
     // Same expressions, same operation order as the SQL in view-sql.ts: the doubles are bit-identical.
     const values = [quantize(r.cpu), quantize(((r.ram_total - r.ram_free) / r.ram_total) * 100), quantize(((r.disk_total - r.disk_free) / r.disk_total) * 100)];
-    for (const v of values) {
-      // DuckDB's CAST(... AS BIGINT) fails on NaN/Infinity; beyond 2^53 a number would no longer be exact here.
-      if (!Number.isSafeInteger(v)) throw new JobInputError(`value out of range in input line ${this.lineNo}: ${excerpt(line)}`);
-    }
     const bucket = minuteOf(r.ts);
     if (this.opts.maxKeys === 0) {
       this.emit(new MapAggregate(r.service, bucket, values, r.ts).row());
@@ -74,33 +71,12 @@ export class RecordMapper {
     this.keys.clear();
   }
 
+  /** Any line that is not a master record fails the task: the daemon then quarantines it and runs again. */
   private parse(line: string): MasterRecord {
-    let r: MasterRecord;
-    try {
-      r = JSON.parse(line);
-    } catch (err) {
-      throw new JobInputError(`malformed master line ${this.lineNo} (${(err as Error).message}): ${excerpt(line)}`);
-    }
-    const ok =
-      r !== null &&
-      typeof r === 'object' &&
-      typeof r.service === 'string' &&
-      Number.isSafeInteger(r.ts) &&
-      [r.cpu, r.ram_total, r.ram_free, r.disk_total, r.disk_free].every((v) => typeof v === 'number');
-    if (!ok) throw new JobInputError(`master line ${this.lineNo} lacks a field or has the wrong type: ${excerpt(line)}`);
+    const r = parseRecord(line);
+    if (typeof r === 'string') throw new JobInputError(`${INVALID_RECORD} at input line ${this.lineNo}: ${r}: ${excerpt(line)}`);
     return r;
   }
-}
-
-/** One master dataset line, as segment-log.ts `encodeLine` writes it. */
-interface MasterRecord {
-  service: string;
-  ts: number;
-  cpu: number;
-  ram_total: number;
-  ram_free: number;
-  disk_total: number;
-  disk_free: number;
 }
 
 /**

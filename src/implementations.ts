@@ -51,7 +51,7 @@ export function implementations(config: Config, log: Logger): Implementations {
   const masterRoot = hdfs ? `${config.hdfsRoot}/master` : join(config.dataDir, 'master');
   const store: MasterStore = client
     ? new HdfsStore({ urls: [], client, root: config.hdfsRoot, cacheDir: join(config.dataDir, 'hdfs-cache'), cacheMaxBytes: config.hdfsCacheMax })
-    : new LocalStore(masterRoot, join(config.dataDir, 'quarantine', 'master'));
+    : new LocalStore(masterRoot, join(config.dataDir, 'quarantine'));
 
   return {
     store,

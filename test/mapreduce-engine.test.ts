@@ -1,7 +1,7 @@
 /**
  * The mapreduce batch engine with Hadoop's LocalJobRunner on local files (`fsUri` file:///): the engine as
  * `--storage local --batch-engine mapreduce` would use it. The same engine against a real HDFS is in
- * mapreduce-hdfs.test.ts. Each job costs a JVM start (seconds): one job here.
+ * mapreduce-hdfs.test.ts. Each job costs a JVM start (seconds): two jobs here (one fails on a bad record).
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { localJobFileSystem, MapReduceBatchEngine } from '../src/views/batch-map
 import { registerUnavailable } from './helpers/hadoop-cluster.js';
 import { compiledTaskDir, mapreduceAvailable } from './helpers/mapreduce-env.js';
 import { buildMrPipeline } from './helpers/mapreduce-pipeline.js';
+import { insertLine } from './helpers/garbage.js';
 import { random, randomMessages } from './helpers/pipeline.js';
 
 const avail = await mapreduceAvailable();
@@ -43,8 +44,14 @@ if (!avail.ok) {
     p.ingest(randomMessages(rnd, 4000, p.clock.now - 5 * MICROS_PER_HOUR, p.clock.now));
     await p.ship();
     p.ingest(randomMessages(rnd, 2000, p.clock.now - 2 * MICROS_PER_HOUR, p.clock.now + 10 * 60_000_000));
+    // An unreadable line in a master file the job reads: its map task fails, the line is quarantined and the
+    // job runs again; the views then hold exactly the records around it.
+    await p.ship();
+    const [victim] = await p.store.list();
+    await insertLine(join(p.localMaster, victim.partition, victim.name), '{"service":"x","ts":"not a time"}\n');
     const mr = await p.batch.run();
     t.is(mr.status, 'SUCCEEDED', mr.error ?? '');
+    t.is(p.quarantine.lines, 1);
     t.is(mr.engine, 'mapreduce');
     const views = await p.batchViews();
     t.true(views.minute.length > 500);

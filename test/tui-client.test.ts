@@ -6,7 +6,7 @@ import type { Alert } from '../src/api.js';
 import type { AlertView, ConnectionState, DashboardClient, PipelineView, ServiceRow } from '../tui/types.js';
 import { type FakeApi, fakeApi } from './helpers/tui-fake-api.js';
 
-const until = async (what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> => {
+const until = async (what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> => {
   const start = Date.now();
   while (!ok()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);

@@ -103,7 +103,7 @@ test.serial('connection loss: stale data stays, the dashboard says it reconnects
   const again = await startDaemon(['--batch-schedule', 'off', '--http-port', String(d.httpPort)], d.dataDir);
   cleanups.push(() => again.stop('SIGKILL'));
   await sendUdp(again.udpPort, [message('delta', Date.now() / 1000, 10)]);
-  const back = await term.waitFor('delta', 30_000);
+  const back = await term.waitFor('delta');
   t.false(/STALE/i.test(back.split('\n').slice(0, 3).join('\n')), back);
   await term.keys('q');
   await term.waitFor('EXIT:0');
@@ -118,10 +118,10 @@ test.serial('over a real ssh -t session to localhost', async (t) => {
   const root = join(dirname(CLI), '..');
   const remote = `cd ${root} && NO_COLOR=1 ${tuiCommand(d.url)}`;
   await term.start(`ssh ${sshd.sshArgs.join(' ')} '${remote}'`, 80, 24);
-  const screen = await term.waitFor('bravo', 30_000);
+  const screen = await term.waitFor('bravo');
   t.regex(screen, /CRIT/);
   await term.keys('q');
-  await term.waitFor('EXIT:0', 15_000);
+  await term.waitFor('EXIT:0');
   t.false(await term.alternateOn());
 });
 
@@ -141,9 +141,9 @@ test.serial('hms demo runs daemon, mock fleet and dashboard; quitting stops all 
   const term = new Tmux();
   cleanups.push(() => term.kill());
   await term.start(`${process.execPath} --import tsx ${CLI} demo`, 100, 30, { NO_COLOR: '1' });
-  await term.waitFor(/orders[\s\S]*payments|payments[\s\S]*orders/, 40_000);
+  await term.waitFor(/orders[\s\S]*payments|payments[\s\S]*orders/);
   await term.keys('q');
-  const after = await term.waitFor('EXIT:0', 20_000);
+  const after = await term.waitFor('EXIT:0');
   const dir = /data kept in (\S+)\)/.exec(after)?.[1];
   t.truthy(dir, after);
   const running = await promisify(execFile)('pgrep', ['-f', `--data-dir ${dir}`]).then(

@@ -31,7 +31,8 @@ const SETTING = '--data-dir / HMS_DATA_DIR / "dataDir"';
 /** The nearest path at or above `path` that exists, with its stat. */
 async function nearestExisting(path: string): Promise<{ path: string; isDirectory: boolean }> {
   for (let p = path; ; p = dirname(p)) {
-    const st = await stat(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+    // ENOTDIR: some parent is a file; walking up finds it.
+    const st = await stat(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? undefined : Promise.reject(err)));
     if (st) return { path: p, isDirectory: st.isDirectory() };
     if (dirname(p) === p) return { path: p, isDirectory: true };
   }

@@ -8,10 +8,10 @@ import { type MasterFile, type MasterStore, partitionHour, type Staged } from '.
 export class LocalStore implements MasterStore {
   readonly kind = 'local';
 
-  /** `quarantineRoot`: where `quarantine` writes, by default `quarantine/master` next to the root. */
+  /** `quarantineRoot`: where `quarantine` writes, by default `quarantine` next to the root. */
   constructor(
     private readonly root: string,
-    private readonly quarantineRoot = join(root, '..', 'quarantine', 'master'),
+    private readonly quarantineRoot = join(root, '..', 'quarantine'),
   ) {}
 
   get location(): string {

@@ -44,7 +44,7 @@ export interface MasterStore {
   read(file: MasterFile): Promise<Buffer>;
   /** Replaces a file's content atomically (readers see the old content or the new, never a mix). */
   replace(file: MasterFile, data: Uint8Array): Promise<void>;
-  /** Keeps unreadable lines: writes `data` to `name` (a relative path) under the store's quarantine. */
+  /** Keeps unreadable lines: writes `data` to `name` (a relative path, `master/...`) under the store's quarantine. */
   quarantine(name: string, data: Uint8Array): Promise<void>;
   release(): Promise<void>;
 }

@@ -17,6 +17,12 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * How long a daemon may take to get ready. Generous on purpose: on a loaded machine a Spark driver alone took
+ * 13 s to start, and a test must not turn that into a failure. A daemon that fails exits, which is seen at once.
+ */
+const READY_WITHIN_MS = 5 * 60_000;
+
 /** Starts the real daemon process (ports 0 unless given) and waits for its "daemon ready" log line. */
 export async function startDaemon(args: string[] = [], dataDir?: string): Promise<Daemon> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'hms-daemon-')));
@@ -26,7 +32,10 @@ export async function startDaemon(args: string[] = [], dataDir?: string): Promis
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const ready = new Promise<{ udpPort: number; httpPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not get ready in 30 s:\n${logs.join('\n')}`)), 30_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`daemon did not get ready in ${READY_WITHIN_MS / 1000} s:\n${logs.join('\n')}`));
+    }, READY_WITHIN_MS);
     createInterface({ input: proc.stderr! }).on('line', (line) => {
       logs.push(line);
       if (line.includes('"daemon ready"')) {
@@ -78,7 +87,8 @@ export async function sendUdp(port: number, payloads: (string | Buffer)[], rateP
 export const message = (service: string, tsSeconds: number, cpu: number, ramFree = 8, diskFree = 50) =>
   JSON.stringify({ serviceName: service, Timestamp: tsSeconds, CPU: cpu, RAM: { Total: 16, Free: ramFree }, Disk: { Total: 100, Free: diskFree } });
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+/** Polls `fn` until it returns something truthy. The limit is generous: waits never assert how fast. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

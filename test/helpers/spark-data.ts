@@ -23,8 +23,8 @@ export function boundaryMessages(atUs: number): HealthMessage[] {
   for (const ts of [minute - 1, minute, minute + MICROS_PER_MINUTE - 1, minute + MICROS_PER_MINUTE]) {
     out.push({ service: 'edge', ts, cpu: 100, ramTotal: 16, ramFree: 0, diskTotal: 1000, diskFree: 0 });
   }
-  // A service name that both JSON readers must decode the same way.
-  out.push({ service: 'ünï "cødé" \\ 東京\u0001', ts: minute + 7, cpu: 1.5, ramTotal: 8, ramFree: 2, diskTotal: 10, diskFree: 5 });
+  // A service name that both JSON readers must decode the same way (quotes, a backslash, CJK, an emoji).
+  out.push({ service: 'ünï "cødé" \\ 東京 🚀', ts: minute + 7, cpu: 1.5, ramTotal: 8, ramFree: 2, diskTotal: 10, diskFree: 5 });
   return out;
 }
 

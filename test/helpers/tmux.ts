@@ -38,7 +38,7 @@ export class Tmux {
     await this.tmux('resize-window', '-t', this.session, '-x', String(width), '-y', String(height));
   }
 
-  async waitFor(what: string | RegExp, timeoutMs = 20_000): Promise<string> {
+  async waitFor(what: string | RegExp, timeoutMs = 120_000): Promise<string> {
     const until = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < until) {

@@ -523,6 +523,25 @@ test.serial('a render bug shows one line and a way out, never a stack trace', as
   ui.cleanup();
 });
 
+test.serial('a failing disk shows in the header (within 80 columns), quarantined lines at 120', async (t) => {
+  const m = await mount(FLEET, { columns: 80, rows: 24 });
+  t.false(m.frame().includes('DISK FAILING'));
+  m.client.pushPipeline(pipeline({ storageError: "ENOSPC: no space left on device, write", unflushedBytes: 5 * 1024 * 1024, quarantinedLines: 3 }));
+  await m.push(FLEET);
+  const f = m.frame();
+  t.regex(f, /DISK FAILING: ENOSPC: no space left on device, write; 5\.0 MiB accepted/);
+  t.true(f.split('\n').every((l) => l.length <= 80));
+  m.client.pushPipeline(pipeline());
+  await m.push(FLEET);
+  t.false(m.frame().includes('DISK FAILING'), 'gone once writes work again');
+  m.unmount();
+  const wide = await mount(FLEET, { columns: 120, rows: 30 });
+  wide.client.pushPipeline(pipeline({ quarantinedLines: 3 }));
+  await wide.push(FLEET);
+  t.regex(wide.frame(), /backlog 2 {2}quarantined 3/);
+  wide.unmount();
+});
+
 test.serial('a running MapReduce batch shows its map and reduce progress in the header', async (t) => {
   const m = await mount(FLEET, { columns: 120, rows: 30 });
   const running = { ...pipeline().lastBatch!, status: 'RUNNING', finishedAt: null, engine: 'mapreduce', mapProgress: 40, reduceProgress: 0 };

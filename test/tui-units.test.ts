@@ -4,7 +4,8 @@ import { applyAlert, fromSnapshot, orderAlerts } from '../tui/alert-order.js';
 import { chartColumns, chartTop } from '../tui/chart.js';
 import { handleKey, INITIAL_UI, type KeyLike, selectedIndex, visibleRows } from '../tui/dashboard-keys.js';
 import { windowBounds, DETAIL_WINDOWS } from '../tui/detail-window.js';
-import { fitText, formatAgo, formatCount, formatForecast } from '../tui/format.js';
+import stringWidth from 'string-width';
+import { fitText, formatAgo, formatCount, formatForecast, safeText } from '../tui/format.js';
 import { ResourceHistory } from '../tui/history.js';
 import { reasonCell, tableLayout } from '../tui/ServiceTable.js';
 import { filterServices, sortServices } from '../tui/service-order.js';
@@ -184,6 +185,20 @@ test('formatting: ago, compact counts, fitted cells', (t) => {
   t.deepEqual([999, 1234, 15_433, 1_234_567, 4.56e9].map(formatCount), ['999', '1.23k', '15.4k', '1.23M', '4.56G']);
   t.is(fitText('payments', 5), 'paym…');
   t.is(fitText('42%', 5, 'right'), '  42%');
+});
+
+test('cells are measured in terminal columns, and nothing unsafe reaches the terminal', (t) => {
+  // Wide characters take two columns, a combining mark none: every cell is exactly its width.
+  for (const name of ['東京-orders', 'payments-🚀-eu', 'cafe\u0301-au-lait', 'ascii-only']) {
+    for (const w of [1, 4, 7, 12, 30]) t.is(stringWidth(fitText(name, w)), w, `${name} in ${w}`);
+  }
+  t.is(fitText('東京東京', 5), '東京…');
+  t.is(fitText('東京東京', 6), '東京… ', 'a wide character that does not fit leaves a space');
+  // Controls, bidi overrides and zero-width characters are shown as escapes, never written raw.
+  t.is(safeText('a\u001b[2Jb'), 'a\\u{1b}[2Jb');
+  t.is(fitText('txt\u202egnp.exe', 30).trimEnd(), 'txt\\u{202e}gnp.exe');
+  t.is(fitText('x\u0085\u200by', 20).trimEnd(), 'x\\u{85}\\u{200b}y');
+  t.false(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(fitText('\u001b\u009b\u202d\u2067', 40)));
 });
 
 test('sorting is stable between pushes and the filter also accepts a health word', (t) => {

@@ -73,13 +73,18 @@ const INVISIBLE = /[\p{Cf}\p{Cn}\p{Zl}\p{Zp}]/u;
 
 const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** The service name as stored (trimmed, NFC: two spellings of one name are one service), or the rejection. */
 function serviceName(v: unknown): string | Decoded {
   if (typeof v !== 'string') return reject('schema', 'serviceName must be a string');
-  if (LONE_SURROGATE.test(v)) return reject('schema', 'serviceName is not well-formed Unicode (a lone surrogate)');
-  const service = v.trim().normalize('NFC');
+  // The common case, and a cheap one: printable ASCII is NFC already and holds nothing to refuse.
+  const ascii = PRINTABLE_ASCII.test(v);
+  if (!ascii && LONE_SURROGATE.test(v)) return reject('schema', 'serviceName is not well-formed Unicode (a lone surrogate)');
+  const service = ascii ? v.trim() : v.trim().normalize('NFC');
   if (service === '') return reject('schema', 'serviceName is empty');
   if (service.length > MAX_SERVICE_LENGTH) return reject('schema', `serviceName longer than ${MAX_SERVICE_LENGTH}`);
+  if (ascii) return service;
   const control = CONTROL.exec(service);
   if (control) return reject('schema', `serviceName has control characters (${codePoint(control[0])})`);
   const invisible = INVISIBLE.exec(service);

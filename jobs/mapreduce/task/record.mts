@@ -17,8 +17,13 @@ export const LONE_SURROGATE = /\p{Cs}/u;
 /** Largest event or receive time a record may carry: the largest exact integer of a double (year 2255). */
 export const MAX_TIME_US = Number.MAX_SAFE_INTEGER;
 
+const isPair = (total: unknown, free: unknown): boolean =>
+  typeof total === 'number' && typeof free === 'number' && total > 0 && total <= Number.MAX_VALUE && free >= 0 && free <= total;
+
 /** Why the values of a message are not a health message, or undefined when they are. */
 export function valuesProblem(cpu: unknown, ramTotal: unknown, ramFree: unknown, diskTotal: unknown, diskFree: unknown): string | undefined {
+  // One chain of comparisons for the common case (NaN and Infinity fail them all); the reason only when needed.
+  if (typeof cpu === 'number' && cpu >= 0 && cpu <= 100 && isPair(ramTotal, ramFree) && isPair(diskTotal, diskFree)) return undefined;
   if (typeof cpu !== 'number' || !Number.isFinite(cpu)) return `CPU ${cpu} is not a finite number`;
   if (!(cpu >= 0 && cpu <= 100)) return `CPU ${cpu} outside 0-100`;
   return pairProblem(ramTotal, ramFree, 'RAM') ?? pairProblem(diskTotal, diskFree, 'Disk');

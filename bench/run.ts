@@ -72,6 +72,8 @@ async function throughput(): Promise<void> {
       const sent = await runMock(d.udpPort, services, rate / services, 10);
       await new Promise((r) => setTimeout(r, 1500)); // one flush interval and more
       const { pipeline } = await gql<P>(d.url, PIPELINE);
+      // Counted once the daemon has stopped: while it runs, a segment being shipped is in both places.
+      await d.stop();
       const persisted = await countLines(d.dataDir);
       const loss = sent - pipeline.accepted;
       console.log(`${rate} | ${sent} | ${pipeline.accepted} | ${pipeline.kernelDrops} | ${persisted} | ${loss} (receive buffer ${pipeline.recvBufferBytes} B)`);

@@ -2,17 +2,9 @@ import test from 'ava';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { sseEvents } from './helpers/sse.js';
-import { ALL_TIME, type Daemon, gql, message, sendUdp, startDaemon, waitFor } from './helpers/daemon.js';
+import { ALL_TIME, gql, killedAfterwards, message, sendUdp, startDaemon, waitFor } from './helpers/daemon.js';
 
-const daemons: Daemon[] = [];
-test.after.always(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-});
-const start = async (...args: Parameters<typeof startDaemon>) => {
-  const d = await startDaemon(...args);
-  daemons.push(d);
-  return d;
-};
+const start = killedAfterwards(test);
 
 const STATS = `query($from: DateTime!, $to: DateTime!) { stats(from: $from, to: $to) { service count batchCount realtimeCount
   cpu { mean min max peakAt } ram { mean min max peakAt } disk { mean min max peakAt } } }`;

@@ -13,7 +13,7 @@ import test from 'ava';
 import type { HealthMessage } from '../src/ingest/message.js';
 import { encodeLine, scanRecords, segmentName } from '../src/storage/master-record.js';
 import { partitionOf } from '../src/storage/store.js';
-import { ALL_TIME, CLI, type Daemon, gql, message, sendUdp, startDaemon, waitFor } from './helpers/daemon.js';
+import { ALL_TIME, CLI, type Daemon, gql, killedAfterwards, message, sendUdp, waitFor } from './helpers/daemon.js';
 import { mountTmpfs } from './helpers/tmpfs.js';
 
 const TMPFS_BYTES = 24 << 20;
@@ -23,15 +23,7 @@ if ('dir' in tmpfsProbe) await tmpfsProbe.unmount();
 const diskTest = 'error' in tmpfsProbe && !process.env.CI ? test.skip : test;
 if ('error' in tmpfsProbe && !process.env.CI) console.warn(`hardening-daemon: the disk-full test is skipped: ${tmpfsProbe.error}`);
 
-const daemons: Daemon[] = [];
-test.after.always(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-});
-const start = async (...args: Parameters<typeof startDaemon>) => {
-  const d = await startDaemon(...args);
-  daemons.push(d);
-  return d;
-};
+const start = killedAfterwards(test);
 
 type Stat = { service: string; count: number; cpu: { mean: number; max: number } };
 const STATS = 'query($from: DateTime!, $to: DateTime!) { stats(from: $from, to: $to) { service count cpu { mean max } } }';

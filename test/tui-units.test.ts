@@ -198,6 +198,7 @@ test('cells are measured in terminal columns, and nothing unsafe reaches the ter
   t.is(safeText('a\u001b[2Jb'), 'a\\u{1b}[2Jb');
   t.is(fitText('txt\u202egnp.exe', 30).trimEnd(), 'txt\\u{202e}gnp.exe');
   t.is(fitText('x\u0085\u200by', 20).trimEnd(), 'x\\u{85}\\u{200b}y');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not come out
   t.false(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(fitText('\u001b\u009b\u202d\u2067', 40)));
 });
 

@@ -12,7 +12,7 @@ import type { HealthMessage } from './message.js';
 
 export interface FanOutDeps {
   segments: { append(line: string): number | undefined };
-  speed: { push(line: string, segment: number): void; readonly pendingBytes: number };
+  speed: { push(line: string, segment: number): void; accepts(maxBytes: number): boolean };
   maxUnflushedBytes: number;
   /** Messages older than the batch watermark are counted as late. */
   watermark(): number | null;
@@ -24,7 +24,7 @@ export interface FanOutDeps {
 /** The sink the UDP server calls for each decoded message: true when accepted, false when refused. */
 export function fanOut(d: FanOutDeps): (msg: HealthMessage, recvUs: number) => boolean {
   return (msg, recvUs) => {
-    if (d.speed.pendingBytes > d.maxUnflushedBytes) return false;
+    if (!d.speed.accepts(d.maxUnflushedBytes)) return false;
     const line = encodeLine(msg, recvUs);
     const segment = d.segments.append(line);
     if (segment === undefined) return false;

@@ -21,6 +21,8 @@ export interface SpeedLayer {
   push(line: string, segment: number): void;
   /** Text pushed and not yet in the realtime views (it waits in memory while ticks fail). */
   readonly pendingBytes: number;
+  /** False while ticks fail and more than `maxBytes` waits: the caller then refuses new messages. */
+  accepts(maxBytes: number): boolean;
   /** Merges what was pushed since the last tick into the realtime views. */
   tick(): Promise<number>;
   /** Runs `fn` with every pushed message merged and no tick in between (the batch swap). */
@@ -52,7 +54,8 @@ const MERGE_ON_CONFLICT = [
 /** Segment lines from files whose names carry the segment id, with that id as a column. */
 const SEGMENT_ROWS = `(SELECT *, ${SEGMENT_OF_FILENAME} AS seg FROM ${readSegments()})`;
 
-const MERGE_FILES = `INSERT INTO rt_minute ${minuteAggregate(SEGMENT_ROWS, ['seg'])}
+// The tick files hold lines encoded from decoded messages a moment ago: no need to check them again.
+const MERGE_FILES = `INSERT INTO rt_minute ${minuteAggregate(SEGMENT_ROWS, ['seg'], 'TRUE', false)}
 ON CONFLICT (service, bucket, seg) DO UPDATE SET ${MERGE_ON_CONFLICT}`;
 
 export class DuckDBSpeedLayer implements SpeedLayer {
@@ -60,6 +63,8 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   /** Segment lines not merged yet, by segment id. */
   private pending = new Map<number, string[]>();
   private pendingChars = 0;
+  /** The last merge failed (a full disk, the database refusing writes). */
+  private failing = false;
   private readonly lock = new Mutex();
   private batchNo = 0;
 
@@ -85,6 +90,11 @@ export class DuckDBSpeedLayer implements SpeedLayer {
 
   get pendingBytes(): number {
     return this.pendingChars;
+  }
+
+  /** Between working ticks what waits is one tick's worth, whatever the rate: only a failing tick bounds it. */
+  accepts(maxBytes: number): boolean {
+    return !this.failing || this.pendingChars <= maxBytes;
   }
 
   tick(): Promise<number> {
@@ -121,7 +131,9 @@ export class DuckDBSpeedLayer implements SpeedLayer {
       }
       await this.conn.run(MERGE_FILES, { files: listValue(files) }, { files: LIST(VARCHAR) });
       this.pendingChars -= chars;
+      this.failing = false;
     } catch (err) {
+      this.failing = true;
       // Put the lines back so the next tick retries them: the realtime views never silently miss data.
       for (const [seg, lines] of batch) this.pending.set(seg, lines.concat(this.pending.get(seg) ?? []));
       throw err;

@@ -147,6 +147,10 @@ export class SparkSpeedLayer implements SpeedLayer {
   /** Nothing waits in memory: every tick reads the master dataset. */
   readonly pendingBytes = 0;
 
+  accepts(): boolean {
+    return true;
+  }
+
   tick(): Promise<number> {
     return this.lock.run(() => this.refresh());
   }

@@ -56,12 +56,14 @@ export const MERGE_AGGREGATES = [
  * Minute buckets from raw rows. `source` must have the raw columns and `filename`; `extraKeys` are grouped
  * on too (the speed layer keeps the segment id). Every row is checked before `where` filters it: a row that
  * is not a master record fails the query (naming its file) instead of being counted or dropped unseen.
+ * `checked: false` is only for lines this process has just encoded from decoded messages (the speed tick),
+ * where the check would cost the ingest path CPU for nothing.
  */
-export function minuteAggregate(source: string, extraKeys: string[] = [], where = 'TRUE'): string {
+export function minuteAggregate(source: string, extraKeys: string[] = [], where = 'TRUE', checked = true): string {
   const keys = extraKeys.map((k) => `${k}, `).join('');
+  const filter = checked ? `CASE WHEN ${VALID_RECORD} THEN (${where}) ELSE error('${INVALID_RECORD} in ' || filename) END` : where;
   return `SELECT service, ts // 60000000 * 60000000 AS bucket, ${keys}${RAW_AGGS}
-FROM (SELECT ${keys}${QUANTIZED} FROM ${source}
-  WHERE CASE WHEN ${VALID_RECORD} THEN (${where}) ELSE error('${INVALID_RECORD} in ' || filename) END)
+FROM (SELECT ${keys}${QUANTIZED} FROM ${source} WHERE ${filter})
 GROUP BY ALL`;
 }
 

@@ -63,6 +63,19 @@ export async function startDaemon(args: string[] = [], dataDir?: string): Promis
   };
 }
 
+/** `startDaemon` for a test file: every daemon it starts is SIGKILLed when the file's tests are done. */
+export function killedAfterwards(test: { after: { always(fn: () => Promise<void>): void } }): typeof startDaemon {
+  const daemons: Daemon[] = [];
+  test.after.always(async () => {
+    await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
+  });
+  return async (...args) => {
+    const d = await startDaemon(...args);
+    daemons.push(d);
+    return d;
+  };
+}
+
 export async function gql<T = Record<string, unknown>>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
   const body = (await res.json()) as { data?: T; errors?: { message: string }[] };

@@ -55,7 +55,7 @@ export interface Scanned {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Why one line (without its newline) is not a master record; undefined when it is one, or blank. */
-export function lineProblem(bytes: Uint8Array): string | undefined {
+function lineProblem(bytes: Uint8Array): string | undefined {
   let text: string;
   try {
     text = utf8.decode(bytes);

@@ -9,6 +9,7 @@ import { buildPipeline, random, randomMessages, randomWindows, withoutLayers } f
 import { buildSparkPipeline, dumpTable, registerSparkUnavailable, sharedDriver, sparkAvailable, twins } from './helpers/spark-pipeline.js';
 import { boundaryMessages, straddling } from './helpers/spark-data.js';
 import { insertLine } from './helpers/garbage.js';
+import { acceptedMessages } from './helpers/hostile.js';
 
 const avail = await sparkAvailable();
 
@@ -63,6 +64,25 @@ if (!avail.ok) {
     t.deepEqual(await dumpTable(spark.db, 'batch_minute'), await dumpTable(duck.db, 'batch_minute'));
     t.is(spark.speed.status().failures, 0);
     t.true(spark.speed.status().lastTick!.sparkMs > 0);
+  });
+
+  test.serial('whatever the decoder accepts, Spark reads as DuckDB does: generated names and numbers, identical realtime rows', async (t) => {
+    const duck = await buildPipeline();
+    t.teardown(() => duck.close());
+    const spark = await buildSparkPipeline({ driver });
+    t.teardown(() => spark.close());
+    // Names of every script, emoji, combining marks, quotes and backslashes; 5e-324, 1e308, -0; the times
+    // are moved into the last three hours (the decoder's own property test covers times).
+    const msgs = acceptedMessages(2000, 99).map((m, i) => ({ ...m, ts: duck.clock.now - ((m.ts + i) % (3 * MICROS_PER_HOUR)) }));
+    t.true(new Set(msgs.map((m) => m.service)).size > 300);
+    t.true(msgs.filter((m) => /[^ -~]/.test(m.service)).length > 200, 'many names beyond ASCII');
+    const { both, tickBoth } = twins(duck, spark);
+    both(msgs);
+    await tickBoth();
+    const rows = await dumpTable(spark.db, 'rt_minute');
+    t.deepEqual(rows, await dumpTable(duck.db, 'rt_minute'));
+    const stats = await spark.query.stats(duck.clock.now - 4 * MICROS_PER_HOUR, duck.clock.now + MICROS_PER_HOUR);
+    t.is(stats.reduce((n, s) => n + s.count, 0), msgs.length);
   });
 
   test.serial('a job over files whose rows the batch absorbed gives empty realtime views (an empty output is loaded)', async (t) => {

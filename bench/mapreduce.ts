@@ -24,7 +24,7 @@ import { splitByPartition } from '../src/storage/store.js';
 import { DuckDBBatchEngine } from '../src/views/batch-duckdb.js';
 import type { BatchEngine } from '../src/views/batch-engine.js';
 import { BatchLayer } from '../src/views/batch-layer.js';
-import { localJobFileSystem, MapReduceBatchEngine } from '../src/views/batch-mapreduce.js';
+import { MapReduceBatchEngine } from '../src/views/batch-mapreduce.js';
 import { Database } from '../src/views/database.js';
 import { DuckDBSpeedLayer } from '../src/views/speed-duckdb.js';
 import { compiledTaskDir, mapreduceAvailable } from '../test/helpers/mapreduce-env.js';
@@ -78,10 +78,7 @@ async function child(variant: Variant, root: string): Promise<void> {
     engine = new MapReduceBatchEngine({
       submit: 'local',
       jarsDir: avail.jars,
-      fsUri: 'file:///',
-      fs: localJobFileSystem(),
-      masterRoot: join(root, 'master'),
-      tmpRoot: join(root, 'mr-tmp'),
+      store,
       taskDir: await compiledTaskDir(),
       nodeBin: process.execPath,
       mapKeys: variant === 'mapreduce-no-inmapper' ? 0 : undefined,

@@ -14,8 +14,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MICROS_PER_HOUR } from '../src/ingest/timestamp.js';
 import { HdfsStore } from '../src/storage/hdfs-store.js';
-import { WebHdfs } from '../src/storage/webhdfs.js';
-import { hdfsSparkIo } from '../src/views/spark-io.js';
 import type { SparkTickTiming } from '../src/views/speed-spark.js';
 import { type HdfsCluster, startHdfs } from '../test/helpers/hadoop-cluster.js';
 import { random, randomMessages } from '../test/helpers/pipeline.js';
@@ -59,9 +57,7 @@ async function main() {
     storage: cluster
       ? async (local) => {
           const c = cluster!;
-          const store = new HdfsStore({ urls: [c.namenodeHttp], user: 'hms', root: '/hms', cacheDir: join(local, 'stage'), cacheMaxBytes: 1 << 30 });
-          const client = new WebHdfs({ urls: [c.namenodeHttp], user: 'hms' });
-          return { store, io: hdfsSparkIo({ client, fsUri: c.fsUri, masterRoot: '/hms/master', outputRoot: '/hms/spark-out' }) };
+          return new HdfsStore({ urls: [c.namenodeHttp], user: 'hms', root: '/hms', fsUri: c.fsUri, cacheDir: join(local, 'stage'), cacheMaxBytes: 1 << 30 });
         }
       : undefined,
   });

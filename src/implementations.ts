@@ -10,10 +10,9 @@ import type { MasterStore } from './storage/store.js';
 import { WebHdfs } from './storage/webhdfs.js';
 import { DuckDBBatchEngine } from './views/batch-duckdb.js';
 import type { BatchEngine } from './views/batch-engine.js';
-import { localJobFileSystem, MapReduceBatchEngine, webHdfsJobFileSystem } from './views/batch-mapreduce.js';
+import { MapReduceBatchEngine } from './views/batch-mapreduce.js';
 import type { Database } from './views/database.js';
 import { prepareSparkRuntime, SparkDriver } from './views/spark-driver.js';
-import { hdfsSparkIo, localSparkIo } from './views/spark-io.js';
 import { DuckDBSpeedLayer, type SpeedLayer } from './views/speed-duckdb.js';
 import { SparkSpeedLayer } from './views/speed-spark.js';
 
@@ -48,10 +47,16 @@ export function implementations(config: Config, log: Logger): Implementations {
         onRetry: (e) => log.warn({ op: e.op, path: e.path, attempt: e.attempt, excluded: e.excluded, err: e.error.message }, 'WebHDFS retry'),
       })
     : undefined;
-  const masterRoot = hdfs ? `${config.hdfsRoot}/master` : join(config.dataDir, 'master');
   const store: MasterStore = client
-    ? new HdfsStore({ urls: [], client, root: config.hdfsRoot, cacheDir: join(config.dataDir, 'hdfs-cache'), cacheMaxBytes: config.hdfsCacheMax })
-    : new LocalStore(masterRoot, join(config.dataDir, 'quarantine'));
+    ? new HdfsStore({
+        urls: [],
+        client,
+        root: config.hdfsRoot,
+        fsUri: config.hdfsFsUri || undefined,
+        cacheDir: join(config.dataDir, 'hdfs-cache'),
+        cacheMaxBytes: config.hdfsCacheMax,
+      })
+    : new LocalStore(join(config.dataDir, 'master'), join(config.dataDir, 'quarantine'), join(config.dataDir, 'tmp'));
 
   return {
     store,
@@ -67,10 +72,7 @@ export function implementations(config: Config, log: Logger): Implementations {
       return new MapReduceBatchEngine({
         submit,
         jarsDir,
-        fsUri: client ? config.hdfsFsUri : 'file:///',
-        fs: client ? webHdfsJobFileSystem(client) : localJobFileSystem(),
-        masterRoot,
-        tmpRoot: client ? `${config.hdfsRoot}/tmp/mapreduce` : join(config.dataDir, 'mapreduce-tmp'),
+        store,
         reduces: config.mapreduceReduces,
         log: log.child({ module: 'mapreduce' }),
         onProgress,
@@ -86,10 +88,7 @@ export function implementations(config: Config, log: Logger): Implementations {
         logFile: join(config.dataDir, 'spark-driver.log'),
         log: sparkLog,
       });
-      const io = client
-        ? hdfsSparkIo({ client, fsUri: config.hdfsFsUri, masterRoot, outputRoot: `${config.hdfsRoot}/speed-spark` })
-        : localSparkIo(masterRoot, join(config.dataDir, 'speed-spark'));
-      return SparkSpeedLayer.create({ db, store, quarantine: deps.quarantine, io, driver, sealAndShip: deps.sealAndShip, dir, log: sparkLog });
+      return SparkSpeedLayer.create({ db, store, quarantine: deps.quarantine, driver, sealAndShip: deps.sealAndShip, dir, log: sparkLog });
     },
   };
 }

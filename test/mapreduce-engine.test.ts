@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { pino } from 'pino';
 import { MICROS_PER_HOUR } from '../src/ingest/timestamp.js';
-import { localJobFileSystem, MapReduceBatchEngine } from '../src/views/batch-mapreduce.js';
+import { MapReduceBatchEngine } from '../src/views/batch-mapreduce.js';
 import { registerUnavailable } from './helpers/hadoop-cluster.js';
 import { compiledTaskDir, mapreduceAvailable } from './helpers/mapreduce-env.js';
 import { buildMrPipeline } from './helpers/mapreduce-pipeline.js';
@@ -23,17 +23,14 @@ if (!avail.ok) {
   test('local files: a batch run on the mapreduce engine gives the duckdb engine views; progress reported; temp dirs removed', async (t) => {
     const p = await buildMrPipeline();
     t.teardown(() => p.close());
-    const tmpRoot = join(p.root, 'mr-tmp');
+    const tmpRoot = join(p.root, 'tmp', 'mapreduce');
     const scratch = join(p.root, 'mr-scratch');
     await mkdir(scratch);
     const progress: string[] = [];
     p.engine.current = new MapReduceBatchEngine({
       submit: 'local',
       jarsDir: avail.jars,
-      fsUri: 'file:///',
-      fs: localJobFileSystem(),
-      masterRoot: p.localMaster,
-      tmpRoot,
+      store: p.store,
       localTmp: scratch,
       taskDir: await compiledTaskDir(),
       nodeBin: process.execPath,

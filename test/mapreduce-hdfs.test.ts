@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../src/ingest/timestamp.js';
 import { HdfsStore } from '../src/storage/hdfs-store.js';
 import { WebHdfs, WebHdfsError } from '../src/storage/webhdfs.js';
-import { MapReduceBatchEngine, type MapReduceBatchEngineOptions, webHdfsJobFileSystem } from '../src/views/batch-mapreduce.js';
+import { MapReduceBatchEngine, type MapReduceBatchEngineOptions } from '../src/views/batch-mapreduce.js';
 import { type HdfsCluster, hadoopAvailable, registerUnavailable, startHdfs } from './helpers/hadoop-cluster.js';
 import { compiledTaskDir, mapreduceAvailable } from './helpers/mapreduce-env.js';
 import { buildMrPipeline, type MrPipeline } from './helpers/mapreduce-pipeline.js';
@@ -43,17 +43,16 @@ if (!mr.ok || !hdfs.ok) {
     t.teardown(() => Promise.all([scratch, cacheDir].map((d) => rm(d, { recursive: true, force: true }))));
     // The store the daemon uses with --storage hdfs: the duckdb engine stages files from it, the mapreduce
     // engine reads them where they are.
-    const p = await buildMrPipeline({ store: () => new HdfsStore({ urls: [cluster.namenodeHttp], user: 'hms', root: `/${name}`, cacheDir, cacheMaxBytes: 1 << 30, client }) });
+    const p = await buildMrPipeline({
+      store: () => new HdfsStore({ urls: [cluster.namenodeHttp], user: 'hms', root: `/${name}`, fsUri: cluster.fsUri, cacheDir, cacheMaxBytes: 1 << 30, client }),
+    });
     t.teardown(() => p.close());
     const logs: Record<string, unknown>[] = [];
     const engine = async (over: Partial<MapReduceBatchEngineOptions> = {}) =>
       new MapReduceBatchEngine({
         submit: 'local',
         jarsDir: jars,
-        fsUri: cluster.fsUri,
-        fs: webHdfsJobFileSystem(client),
-        masterRoot: `/${name}/master`,
-        tmpRoot: `/${name}/tmp`,
+        store: p.store,
         localTmp: scratch,
         taskDir: await compiledTaskDir(),
         nodeBin: process.execPath,
@@ -63,7 +62,7 @@ if (!mr.ok || !hdfs.ok) {
       });
     /** Nothing left of any run: the HDFS run directories and the local scratch. */
     const leftovers = async () => {
-      const onHdfs = await client.list(`/${name}/tmp`).catch((err) => {
+      const onHdfs = await client.list(`/${name}/tmp/mapreduce`).catch((err) => {
         if (err instanceof WebHdfsError && err.notFound) return [];
         throw err;
       });

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import test, { type ExecutionContext } from 'ava';
 import { pino } from 'pino';
-import { localJobFileSystem, MapReduceBatchEngine, type MapReduceBatchEngineOptions } from '../src/views/batch-mapreduce.js';
+import { LocalStore } from '../src/storage/local-store.js';
+import { MapReduceBatchEngine, type MapReduceBatchEngineOptions } from '../src/views/batch-mapreduce.js';
 import { AGG_COLUMN_DDL } from '../src/views/view-sql.js';
 import { compiledTaskDir } from './helpers/mapreduce-env.js';
 
@@ -26,10 +27,7 @@ async function setup(t: ExecutionContext, mode: string, over: Partial<MapReduceB
   const engine = new MapReduceBatchEngine({
     submit: [process.execPath, '--import', 'tsx', FAKE],
     env: { FAKE_HADOOP: mode, FAKE_HADOOP_ARGS: join(root, 'args.json') },
-    fsUri: 'file://',
-    fs: localJobFileSystem(),
-    masterRoot: '/data/master',
-    tmpRoot: join(root, 'tmp'),
+    store: new LocalStore('/data/master', join(root, 'quarantine'), join(root, 'tmp')),
     localTmp: scratch,
     taskDir: await compiledTaskDir(),
     log: pino({ level: 'silent' }),
@@ -39,7 +37,7 @@ async function setup(t: ExecutionContext, mode: string, over: Partial<MapReduceB
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   await conn.run(`CREATE TEMP TABLE stage_minute (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL})`);
-  const leftovers = async () => [...(await readdir(join(root, 'tmp')).catch(() => [])), ...(await readdir(scratch))];
+  const leftovers = async () => [...(await readdir(join(root, 'tmp', 'mapreduce')).catch(() => [])), ...(await readdir(scratch))];
   return { root, engine, conn, progress, leftovers };
 }
 

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../src/ingest/timestamp.js';
 import { HdfsStore } from '../src/storage/hdfs-store.js';
 import { WebHdfs, WebHdfsError } from '../src/storage/webhdfs.js';
-import { MapReduceBatchEngine, webHdfsJobFileSystem } from '../src/views/batch-mapreduce.js';
+import { MapReduceBatchEngine } from '../src/views/batch-mapreduce.js';
 import { hadoopAvailable, registerUnavailable } from './helpers/hadoop-cluster.js';
 import { compiledTaskDir, mapreduceAvailable } from './helpers/mapreduce-env.js';
 import { buildMrPipeline } from './helpers/mapreduce-pipeline.js';
@@ -39,7 +39,9 @@ if (!mr.ok || !hadoop.ok) {
     const client = new WebHdfs({ urls: [cluster.namenodeHttp], user: 'hms' });
     const cacheDir = await mkdtemp(join(tmpdir(), 'hms-mr-cache-'));
     t.teardown(() => rm(cacheDir, { recursive: true, force: true }));
-    const p = await buildMrPipeline({ store: () => new HdfsStore({ urls: [cluster.namenodeHttp], user: 'hms', root: '/hms', cacheDir, cacheMaxBytes: 1 << 30, client }) });
+    const p = await buildMrPipeline({
+      store: () => new HdfsStore({ urls: [cluster.namenodeHttp], user: 'hms', root: '/hms', fsUri: cluster.fsUri, cacheDir, cacheMaxBytes: 1 << 30, client }),
+    });
     t.teardown(() => p.close());
     const progress: string[] = [];
     const classpath = `${cluster.confDir}:${hadoop.jars}/*:${await streamingJar(mr.jars)}`;
@@ -48,10 +50,7 @@ if (!mr.ok || !hadoop.ok) {
       new MapReduceBatchEngine({
         // What `hadoop jar hadoop-streaming.jar` runs on an edge node.
         submit: ['java', '-Xmx512m', `-Dlog4j.configuration=file:${cluster.clientLog4j}`, '-cp', classpath, 'org.apache.hadoop.streaming.HadoopStreaming'],
-        fsUri: cluster.fsUri,
-        fs: webHdfsJobFileSystem(client),
-        masterRoot: '/hms/master',
-        tmpRoot: '/hms/tmp',
+        store: p.store,
         taskDir,
         nodeBin: process.execPath,
         failMarker,
@@ -93,7 +92,7 @@ if (!mr.ok || !hadoop.ok) {
     t.notRegex(failed.error ?? '', /\tat org\./);
     t.deepEqual(await p.dump('batch_minute'), views.minute);
     t.deepEqual(await p.dump('meta'), meta);
-    const tmp = await client.list('/hms/tmp').catch((err) => (err instanceof WebHdfsError && err.notFound ? [] : Promise.reject(err)));
+    const tmp = await client.list('/hms/tmp/mapreduce').catch((err) => (err instanceof WebHdfsError && err.notFound ? [] : Promise.reject(err)));
     t.deepEqual(tmp, [], 'run directories deleted');
   });
 }

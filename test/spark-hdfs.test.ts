@@ -10,7 +10,6 @@ import test from 'ava';
 import { MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../src/ingest/timestamp.js';
 import { HdfsStore } from '../src/storage/hdfs-store.js';
 import { WebHdfs } from '../src/storage/webhdfs.js';
-import { hdfsSparkIo } from '../src/views/spark-io.js';
 import { type HdfsCluster, hadoopAvailable, startHdfs } from './helpers/hadoop-cluster.js';
 import { buildPipeline, random, randomMessages, randomWindows, withoutLayers } from './helpers/pipeline.js';
 import { boundaryMessages, straddling } from './helpers/spark-data.js';
@@ -43,9 +42,7 @@ if (!spark.ok || !hadoop.ok) {
       driver,
       storage: async (local) => {
         const root = `/hms-${++roots}`;
-        const client = new WebHdfs({ urls: [cluster.namenodeHttp], user: 'hms' });
-        const store = new HdfsStore({ urls: [cluster.namenodeHttp], user: 'hms', root, cacheDir: join(local, 'stage'), cacheMaxBytes: 64 << 20 });
-        return { store, io: hdfsSparkIo({ client, fsUri: cluster.fsUri, masterRoot: `${root}/master`, outputRoot: `${root}/spark-out` }) };
+        return new HdfsStore({ urls: [cluster.namenodeHttp], user: 'hms', root, fsUri: cluster.fsUri, cacheDir: join(local, 'stage'), cacheMaxBytes: 64 << 20 });
       },
     });
 
@@ -120,6 +117,6 @@ if (!spark.ok || !hadoop.ok) {
       [`${victim.name}.0.bad`],
     );
     t.is((await client.readAll(`${root}/quarantine/master/${victim.partition}/${victim.name}.0.bad`)).toString(), garbage);
-    t.deepEqual(await client.list(`${root}/spark-out`).catch(() => []), [], 'no job output is left behind');
+    t.deepEqual(await client.list(`${root}/tmp/speed-spark`).catch(() => []), [], 'no job output is left behind');
   });
 }

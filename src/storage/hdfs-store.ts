@@ -4,7 +4,7 @@ import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { segmentIdOf } from './master-record.js';
-import { type MasterFile, type MasterStore, partitionHour, type Staged } from './store.js';
+import { type MasterFile, type MasterStore, partitionHour, type Scratch, type Staged } from './store.js';
 import { WebHdfs, WebHdfsError, type WebHdfsOptions } from './webhdfs.js';
 
 export interface HdfsStoreOptions extends Omit<WebHdfsOptions, 'signal' | 'delegation'> {
@@ -24,6 +24,8 @@ export interface HdfsStoreOptions extends Omit<WebHdfsOptions, 'signal' | 'deleg
   concurrency?: number;
   /** A client to use instead of one made from these options (`release` then cannot abort its calls). */
   client?: WebHdfs;
+  /** The namenode's RPC URI (`hdfs://namenode:8020`) that jobs read and write through. @default none: no jobs */
+  fsUri?: string;
 }
 
 interface CacheEntry {
@@ -73,6 +75,7 @@ export class HdfsStore implements MasterStore {
   private readonly client: WebHdfs;
   private readonly master: string;
   private readonly quarantineRoot: string;
+  private readonly scratchRoot: string;
   private readonly abort = new AbortController();
   private readonly concurrency: number;
   /** Partition directories known to exist, so MKDIRS is asked once per partition and process. */
@@ -90,6 +93,7 @@ export class HdfsStore implements MasterStore {
     if (!root.startsWith('/')) throw new TypeError(`HdfsStore: root must be an absolute HDFS path, got ${JSON.stringify(options.root)}`);
     this.master = `${root}/master`;
     this.quarantineRoot = `${root}/quarantine`;
+    this.scratchRoot = `${root}/tmp`;
     this.concurrency = options.concurrency ?? 4;
     this.client = options.client ?? new WebHdfs({ ...options, signal: this.abort.signal });
   }
@@ -212,6 +216,31 @@ export class HdfsStore implements MasterStore {
     const path = `${this.quarantineRoot}/${name}`;
     await this.client.mkdirs(path.slice(0, path.lastIndexOf('/')));
     await this.client.create(path, data, { overwrite: true });
+  }
+
+  get fsUri(): string {
+    const uri = this.options.fsUri?.replace(/\/+$/, '');
+    if (!uri) throw new Error('the HDFS store has no namenode RPC URI for jobs: set --hdfs-fs-uri (hdfs://namenode:8020)');
+    return uri;
+  }
+
+  uri(file: MasterFile): string {
+    return `${this.fsUri}${this.master}/${file.partition}/${file.name}`;
+  }
+
+  scratch(area: string): Scratch {
+    const base = `${this.scratchRoot}/${area}`;
+    return {
+      uri: (name) => `${this.fsUri}${base}/${name}`,
+      files: async (name) => (await this.children(`${base}/${name}`)).filter((s) => s.type === 'FILE').map((s) => ({ name: s.pathSuffix, bytes: s.length })),
+      open: (name, file) => this.client.open(`${base}/${name}/${file}`),
+      remove: async (name) => {
+        await this.client.delete(`${base}/${name}`, { recursive: true });
+      },
+      clear: async () => {
+        await this.client.delete(base, { recursive: true });
+      },
+    };
   }
 
   /** Aborts requests in flight; there is nothing else to close. */

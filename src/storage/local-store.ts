@@ -1,17 +1,27 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { segmentIdOf } from './master-record.js';
 import { replaceFile, syncDir, writeDurably } from './durable-file.js';
-import { type MasterFile, type MasterStore, partitionHour, type Staged } from './store.js';
+import { type MasterFile, type MasterStore, partitionHour, type Scratch, type Staged } from './store.js';
+
+/** Hadoop's `Path` takes `file://` and the absolute path as it is: percent-encoding would be read literally. */
+const fileUri = (path: string): string => `file://${resolve(path)}`;
 
 /** The master dataset on a local directory (the embedded default). */
 export class LocalStore implements MasterStore {
   readonly kind = 'local';
 
-  /** `quarantineRoot`: where `quarantine` writes, by default `quarantine` next to the root. */
+  readonly fsUri = 'file:///';
+
+  /**
+   * `root` holds the master dataset; `quarantine` and `tmp` (the scratch areas) sit next to it by default,
+   * in the data directory.
+   */
   constructor(
     private readonly root: string,
     private readonly quarantineRoot = join(root, '..', 'quarantine'),
+    private readonly scratchRoot = join(root, '..', 'tmp'),
   ) {}
 
   get location(): string {
@@ -74,6 +84,28 @@ export class LocalStore implements MasterStore {
 
   private path(f: MasterFile): string {
     return join(this.root, f.partition, f.name);
+  }
+
+  uri(f: MasterFile): string {
+    return fileUri(this.path(f));
+  }
+
+  scratch(area: string): Scratch {
+    const base = resolve(this.scratchRoot, area);
+    const dir = (name: string) => join(base, name);
+    return {
+      uri: (name) => fileUri(dir(name)),
+      files: async (name) => {
+        const entries = await readdir(dir(name), { withFileTypes: true }).catch(() => []);
+        const out: { name: string; bytes: number }[] = [];
+        for (const e of entries) if (e.isFile()) out.push({ name: e.name, bytes: (await stat(join(dir(name), e.name))).size });
+        return out;
+      },
+      open: async (name, file) => createReadStream(join(dir(name), file)),
+      localPath: (name, file) => join(dir(name), file),
+      remove: (name) => rm(dir(name), { recursive: true, force: true }),
+      clear: () => rm(base, { recursive: true, force: true }),
+    };
   }
 
   async release(): Promise<void> {}

@@ -9,7 +9,14 @@
  * - `put` resolves only when the data is durable in the store; only then may the local segment go.
  * - The one exception to immutability is the scrub (quarantine.ts): `replace` swaps a file for the same
  *   file without its unreadable lines, atomically, after `quarantine` has kept those lines' bytes.
+ * - Engines that run elsewhere (Hadoop, Spark) read master files through `uri` and write their output to a
+ *   `scratch` area of the same file system; the store is the only thing that knows paths.
  */
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 import { MAX_TIME_US } from '../../jobs/mapreduce/task/record.mjs';
 import { MICROS_PER_HOUR } from '../ingest/timestamp.js';
@@ -46,7 +53,28 @@ export interface MasterStore {
   replace(file: MasterFile, data: Uint8Array): Promise<void>;
   /** Keeps unreadable lines: writes `data` to `name` (a relative path, `master/...`) under the store's quarantine. */
   quarantine(name: string, data: Uint8Array): Promise<void>;
+  /** The file system jobs use, as Hadoop names it: `file:///` or `hdfs://namenode:8020`. */
+  readonly fsUri: string;
+  /** Where a job reads a master file from: a URI on `fsUri`, as Hadoop's `Path` takes it (not percent-encoded). */
+  uri(file: MasterFile): string;
+  /** A scratch area on the same file system for the output of jobs: `<root>/tmp/<area>/<name>/...`. */
+  scratch(area: string): Scratch;
   release(): Promise<void>;
+}
+
+/** Directories of job output, one per job (`name`), in one area of the store's file system. */
+export interface Scratch {
+  /** The directory's URI, for the job to create (it must not exist yet). */
+  uri(name: string): string;
+  /** The files directly in the directory, with their sizes; none when it does not exist. */
+  files(name: string): Promise<{ name: string; bytes: number }[]>;
+  open(name: string, file: string): Promise<Readable>;
+  /** The file as a local path, where the store is local (no copy is needed then). */
+  localPath?(name: string, file: string): string;
+  /** Removes the directory and what it holds; a missing one is fine. */
+  remove(name: string): Promise<void>;
+  /** Removes the whole area (what an earlier process left). */
+  clear(): Promise<void>;
 }
 
 const PARTITION = /^date=(\d{4})-(\d{2})-(\d{2})\/hour=(\d{2})$/;
@@ -101,4 +129,19 @@ export function splitByPartition(data: Buffer): { parts: Map<string, Buffer[]>; 
  */
 export function notAbsorbedFiles(files: MasterFile[], watermark: number | null, batchSegment: number | null): MasterFile[] {
   return files.filter((f) => f.segment > (batchSegment ?? -1) || f.hour + MICROS_PER_HOUR > (watermark ?? 0));
+}
+
+/** Local paths of the files of job output `name` that `wanted` picks, downloaded below `localDir` where remote. */
+export async function fetchParts(scratch: Scratch, name: string, wanted: (f: { name: string; bytes: number }) => boolean, localDir: string): Promise<string[]> {
+  const parts = (await scratch.files(name)).filter(wanted);
+  if (scratch.localPath) return parts.map((p) => scratch.localPath!(name, p.name));
+  const dir = join(localDir, name);
+  await mkdir(dir, { recursive: true });
+  const out: string[] = [];
+  for (const p of parts) {
+    const path = join(dir, p.name);
+    await pipeline(await scratch.open(name, p.name), createWriteStream(path));
+    out.push(path);
+  }
+  return out;
 }

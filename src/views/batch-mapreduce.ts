@@ -1,19 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { JobLog } from '../../jobs/mapreduce/job-log.js';
 import { inputListConf, streamingArgs } from '../../jobs/mapreduce/streaming.js';
 import type { Logger } from '../log.js';
-import type { MasterFile } from '../storage/store.js';
-import type { WebHdfs } from '../storage/webhdfs.js';
+import { fetchParts, type MasterFile, type MasterStore, type Scratch } from '../storage/store.js';
 import type { BatchEngine } from './batch-engine.js';
 import { AGG_COLUMNS } from './view-sql.js';
 
@@ -23,48 +20,15 @@ import { AGG_COLUMNS } from './view-sql.js';
  * master dataset where it lives (HDFS). The job's output (one `stage_minute` row per line) is loaded into
  * DuckDB; the batch layer then swaps it in with the watermark exactly as for the duckdb engine.
  *
- * Each run works in a fresh temporary directory on the cluster's file system (`<tmpRoot>/run-<uuid>`, the job
- * output) and a local scratch directory (input list, and in local mode Hadoop's staging and task dirs); both
- * are deleted whatever happens.
+ * The job reads the master files where the store keeps them (`store.uri`) and writes to a fresh directory in
+ * the store's `mapreduce` scratch area; that and a local scratch directory (input list, and in local mode
+ * Hadoop's staging and task dirs) are deleted whatever happens.
  */
-
-/** What the engine needs of the cluster's file system: read the job's output, delete its directories. */
-export interface JobFileSystem {
-  /** Entries of a directory (names, sizes). */
-  list(dir: string): Promise<{ name: string; bytes: number }[]>;
-  open(path: string): Promise<Readable>;
-  /** Deletes recursively; a missing path is not an error. */
-  delete(path: string): Promise<void>;
-}
-
-/** The job's file system through WebHDFS (the HDFS store's client). */
-export function webHdfsJobFileSystem(client: Pick<WebHdfs, 'list' | 'open' | 'delete'>): JobFileSystem {
-  return {
-    list: async (dir) => (await client.list(dir)).filter((s) => s.type === 'FILE').map((s) => ({ name: s.pathSuffix, bytes: s.length })),
-    open: (path) => client.open(path),
-    delete: async (path) => {
-      await client.delete(path, { recursive: true });
-    },
-  };
-}
-
-/** The job's file system as local paths (`fsUri` file:///): Hadoop local mode without HDFS. */
-export function localJobFileSystem(): JobFileSystem {
-  return {
-    list: async (dir) => {
-      const out: { name: string; bytes: number }[] = [];
-      for (const e of await readdir(dir, { withFileTypes: true })) if (e.isFile()) out.push({ name: e.name, bytes: (await stat(join(dir, e.name))).size });
-      return out;
-    },
-    open: async (path) => createReadStream(path),
-    delete: (path) => rm(path, { recursive: true, force: true }),
-  };
-}
 
 export interface MapReduceBatchEngineOptions {
   /**
    * 'local': Hadoop's LocalJobRunner in a JVM started here (`java -cp <jarsDir>/* HadoopStreaming`), reading
-   * and writing `fsUri`. Otherwise the command prefix that submits to a real cluster, e.g.
+   * and writing the store's file system. Otherwise the command prefix that submits to a real cluster, e.g.
    * `['hadoop', 'jar', '/opt/hadoop/share/hadoop/tools/lib/hadoop-streaming-3.4.2.jar']` (uses the cluster's
    * configuration: YARN, fs.defaultFS).
    */
@@ -75,14 +39,8 @@ export interface MapReduceBatchEngineOptions {
   javaBin?: string;
   /** Local mode JVM options. @default ['-Xmx1g', '-XX:+UseSerialGC'] */
   jvmOpts?: string[];
-  /** The master dataset's file system, e.g. `hdfs://namenode:8020` (or `file:///` for local files). */
-  fsUri: string;
-  /** Reads the job's output and deletes its temporary directories on `fsUri`. */
-  fs: JobFileSystem;
-  /** Path of the master dataset's root on `fsUri` (a MasterFile is `<root>/<partition>/<name>`). */
-  masterRoot: string;
-  /** Temporary directories of the runs live under this path on `fsUri`. */
-  tmpRoot: string;
+  /** The master dataset: where the job reads (`uri`) and writes its output (`scratch('mapreduce')`). */
+  store: MasterStore;
   /** Compiled task scripts to ship. @default dist/jobs/mapreduce/task next to this module's build */
   taskDir?: string;
   /** Node on the task nodes (no spaces). @default 'node' */
@@ -148,18 +106,12 @@ export class MapReduceBatchEngine implements BatchEngine {
   private running?: ChildProcess;
   private killRunning?: () => void;
   private released = false;
-  /** `scheme://authority` of fsUri: absolute paths are appended to it. */
-  private readonly fsRoot: string;
+  private readonly scratchArea: Scratch;
 
   constructor(private readonly opts: MapReduceBatchEngineOptions) {
     this.log = opts.log.child({ module: 'batch-mapreduce' });
     if (opts.submit === 'local' && !opts.jarsDir) throw new Error("mapreduce engine: submit 'local' needs jarsDir (the Hadoop Streaming jars)");
-    const root = /^[a-z][\w+.-]*:\/\/[^/]*/i.exec(opts.fsUri);
-    if (!root) throw new Error(`mapreduce engine: fsUri must be scheme://authority (hdfs://namenode:8020, file:///), got ${JSON.stringify(opts.fsUri)}`);
-    this.fsRoot = root[0];
-    for (const [k, v] of [['masterRoot', opts.masterRoot], ['tmpRoot', opts.tmpRoot]]) {
-      if (!v.startsWith('/')) throw new Error(`mapreduce engine: ${k} must be an absolute path, got ${JSON.stringify(v)}`);
-    }
+    this.scratchArea = opts.store.scratch('mapreduce');
   }
 
   async computeMinutes(conn: DuckDBConnection, files: MasterFile[], watermark: number): Promise<void> {
@@ -167,16 +119,15 @@ export class MapReduceBatchEngine implements BatchEngine {
     const o = this.opts;
     const taskDir = o.taskDir ?? DEFAULT_TASK_DIR;
     if (!existsSync(join(taskDir, 'mapper.mjs'))) throw new Error(`mapreduce engine: no compiled task scripts in ${taskDir} (run npm run build)`);
-    const runDir = posix.join(o.tmpRoot, `run-${randomUUID()}`);
+    const run = `run-${randomUUID()}`;
     const scratch = await mkdtemp(join(o.localTmp ?? tmpdir(), 'hms-mr-'));
-    const qualify = (path: string) => `${this.fsRoot}${path}`;
     try {
-      const inputs = files.map((f) => qualify(posix.join(o.masterRoot, f.partition, f.name)));
+      const inputs = files.map((f) => o.store.uri(f));
       const inputListFile = join(scratch, 'inputs.xml');
       await writeFile(inputListFile, inputListConf(inputs));
       const args = streamingArgs({
         inputs,
-        output: qualify(`${runDir}/out`),
+        output: this.scratchArea.uri(run),
         taskDir,
         nodeBin: o.nodeBin ?? 'node',
         watermark,
@@ -188,7 +139,7 @@ export class MapReduceBatchEngine implements BatchEngine {
         taskHeapMb: o.taskHeapMb ?? 256,
         local:
           o.submit === 'local'
-            ? { fsUri: o.fsUri, scratchDir: join(scratch, 'hadoop'), mapSlots: o.mapSlots ?? availableParallelism() }
+            ? { fsUri: o.store.fsUri, scratchDir: join(scratch, 'hadoop'), mapSlots: o.mapSlots ?? availableParallelism() }
             : undefined,
         jobName: `hms-batch-minutes-${new Date(watermark / 1000).toISOString()}`,
         conf: o.conf,
@@ -196,9 +147,9 @@ export class MapReduceBatchEngine implements BatchEngine {
       const t0 = Date.now();
       const job = await this.run(await this.command(args, scratch));
       this.log.info({ job: job.jobId, files: files.length, ms: Date.now() - t0, counters: recordCounters(job.counters) }, 'mapreduce job succeeded');
-      await this.load(conn, await this.fetchOutput(`${runDir}/out`, scratch));
+      await this.load(conn, await this.fetchOutput(run, scratch));
     } finally {
-      await o.fs.delete(runDir).catch((err) => this.log.warn({ err, dir: runDir }, 'could not delete the run directory'));
+      await this.scratchArea.remove(run).catch((err) => this.log.warn({ err, dir: this.scratchArea.uri(run) }, 'could not delete the run directory'));
       await rm(scratch, { recursive: true, force: true });
     }
   }
@@ -276,16 +227,9 @@ export class MapReduceBatchEngine implements BatchEngine {
     });
   }
 
-  /** Copies the job's non-empty output files to local scratch for DuckDB to read. */
-  private async fetchOutput(outDir: string, scratch: string): Promise<string[]> {
-    const parts = (await this.opts.fs.list(outDir)).filter((f) => f.name.startsWith('part-') && f.bytes > 0);
-    const local: string[] = [];
-    for (const part of parts) {
-      const path = join(scratch, part.name);
-      await pipeline(await this.opts.fs.open(posix.join(outDir, part.name)), createWriteStream(path));
-      local.push(path);
-    }
-    return local;
+  /** The job's non-empty output files as local paths for DuckDB, copied to local scratch when remote. */
+  private async fetchOutput(run: string, scratch: string): Promise<string[]> {
+    return fetchParts(this.scratchArea, run, (f) => f.name.startsWith('part-') && f.bytes > 0, scratch);
   }
 
   /** Loads the reducer's rows (see jobs/mapreduce/task/aggregate.mts) into `stage_minute`. */

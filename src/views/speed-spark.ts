@@ -5,10 +5,9 @@ import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-ap
 import type { Logger } from '../log.js';
 import { encodeLine, segmentName } from '../storage/master-record.js';
 import { type Quarantine, scrubMasterFiles, withScrub } from '../storage/quarantine.js';
-import { type MasterStore, notAbsorbedFiles } from '../storage/store.js';
+import { fetchParts, type MasterStore, notAbsorbedFiles } from '../storage/store.js';
 import { type Database, Mutex, readMeta, transaction } from './database.js';
 import { isLocal, type SparkDriver } from './spark-driver.js';
-import type { SparkIo } from './spark-io.js';
 import { FILE_COLUMN, realtimeMinutesSql, SEGMENTS_VIEW, sparkRawSchema } from './spark-sql.js';
 import type { SpeedLayer } from './speed-duckdb.js';
 import { AGG_COLUMNS } from './view-sql.js';
@@ -31,7 +30,6 @@ export interface SparkSpeedLayerDeps {
   store: MasterStore;
   /** Where unreadable master records go when a job fails on them. */
   quarantine: Quarantine;
-  io: SparkIo;
   driver: SparkDriver;
   /** Stop the driver on close (false when the caller shares it, as the tests do). @default true */
   ownsDriver?: boolean;
@@ -104,6 +102,9 @@ function stopwatch(): { (): number; total(): number } {
 }
 
 const COLS = ['service', 'bucket', 'seg', ...AGG_COLUMNS].join(', ');
+/** The store's scratch area the jobs write to, and the Parquet part files of an output. */
+const SCRATCH_AREA = 'speed-spark';
+const PART = /^part-.*\.parquet$/;
 const LOAD = `INSERT INTO rt_minute (${COLS}) SELECT ${COLS} FROM read_parquet($files)`;
 
 export class SparkSpeedLayer implements SpeedLayer {
@@ -133,7 +134,7 @@ export class SparkSpeedLayer implements SpeedLayer {
     await mkdir(deps.dir, { recursive: true });
     // Outputs of an earlier process; if the store is unreachable now, the next successful tick's own output
     // is still fresh, so this is not worth failing start-up for.
-    await deps.io.reset().catch((err) => deps.log.warn({ err }, 'could not remove earlier Spark job outputs'));
+    await deps.store.scratch(SCRATCH_AREA).clear().catch((err) => deps.log.warn({ err }, 'could not remove earlier Spark job outputs'));
     await deps.driver.start();
     if (deps.warmUp ?? isLocal(deps.driver.master)) await warmUp(deps.driver, deps.dir);
     return new SparkSpeedLayer(deps, await deps.db.connect());
@@ -183,7 +184,8 @@ export class SparkSpeedLayer implements SpeedLayer {
   }
 
   private async refresh(): Promise<number> {
-    const { io, log } = this.deps;
+    const { store, log } = this.deps;
+    const io = store.scratch(SCRATCH_AREA);
     const lap = stopwatch();
     const name = `job-${Date.now()}-${++this.jobNo}`;
     const timing: SparkTickTiming = { startedAt: Date.now(), ...NO_TIME, files: 0, rows: 0, messages: 0, skipped: false };
@@ -203,12 +205,12 @@ export class SparkSpeedLayer implements SpeedLayer {
         if (files.length > 0) {
           ran = true;
           const job = {
-            inputs: files.map((f) => io.input(f)),
+            inputs: files.map((f) => store.uri(f)),
             schema: sparkRawSchema(),
             view: SEGMENTS_VIEW,
             fileColumn: FILE_COLUMN,
             sql: realtimeMinutesSql(watermark, batchSegment),
-            output: io.output(name),
+            output: io.uri(name),
           };
           // A job that failed on an unreadable record runs again once it is quarantined (same names, and
           // the output directory of a failed job is removed first).
@@ -223,7 +225,7 @@ export class SparkSpeedLayer implements SpeedLayer {
           ));
         }
         timing.jobMs = lap();
-        const parts = rows > 0 ? await io.fetch(name, this.deps.dir) : [];
+        const parts = rows > 0 ? await fetchParts(io, name, (f) => PART.test(f.name), this.deps.dir) : [];
         timing.fetchMs = lap();
         // One transaction: readers see the old realtime views or the new ones, never neither.
         await transaction(this.conn, async () => {

@@ -4,10 +4,8 @@
  */
 import { join } from 'node:path';
 import type { TestFn } from 'ava';
-import { LocalStore } from '../../src/storage/local-store.js';
 import type { MasterStore } from '../../src/storage/store.js';
 import { prepareSparkRuntime, SparkDriver, type SparkRuntime } from '../../src/views/spark-driver.js';
-import { localSparkIo, type SparkIo } from '../../src/views/spark-io.js';
 import { SparkSpeedLayer } from '../../src/views/speed-spark.js';
 import type { HealthMessage } from '../../src/ingest/message.js';
 import { buildPipeline, type Pipeline } from './pipeline.js';
@@ -44,23 +42,16 @@ export function sharedDriver(runtime: SparkRuntime, conf: Record<string, string>
 export interface SparkPipelineOptions {
   driver: SparkDriver;
   dir?: string;
-  /** The master store and how Spark reaches it; default a LocalStore under `root` read over file://. */
-  storage?: (root: string) => Promise<{ store: MasterStore; io: SparkIo }>;
+  /** The master store (Spark reads it through the store's URIs); default a LocalStore under `root`. */
+  storage?: (root: string) => Promise<MasterStore>;
 }
 
 export async function buildSparkPipeline(opts: SparkPipelineOptions) {
-  let io!: SparkIo;
   return buildPipeline({
     dir: opts.dir,
-    store: async (root) => {
-      const chosen = opts.storage
-        ? await opts.storage(root)
-        : { store: new LocalStore(join(root, 'master')), io: localSparkIo(join(root, 'master'), join(root, 'spark-out')) };
-      io = chosen.io;
-      return chosen.store;
-    },
+    store: opts.storage,
     speed: (d) =>
-      SparkSpeedLayer.create({ db: d.db, store: d.store, quarantine: d.quarantine, io, driver: opts.driver, ownsDriver: false, sealAndShip: d.sealAndShip, dir: join(d.root, 'speed'), warmUp: false, log: d.log }),
+      SparkSpeedLayer.create({ db: d.db, store: d.store, quarantine: d.quarantine, driver: opts.driver, ownsDriver: false, sealAndShip: d.sealAndShip, dir: join(d.root, 'speed'), warmUp: false, log: d.log }),
   });
 }
 

@@ -5,15 +5,13 @@ import { type Config, ConfigError } from './config/settings.js';
 import type { Logger } from './log.js';
 import { HdfsStore } from './storage/hdfs-store.js';
 import { LocalStore } from './storage/local-store.js';
-import type { Quarantine } from './storage/quarantine.js';
 import type { MasterStore } from './storage/store.js';
 import { WebHdfs } from './storage/webhdfs.js';
 import { DuckDBBatchEngine } from './views/batch-duckdb.js';
 import type { BatchEngine } from './views/batch-engine.js';
 import { MapReduceBatchEngine } from './views/batch-mapreduce.js';
-import type { Database } from './views/database.js';
 import { prepareSparkRuntime, SparkDriver } from './views/spark-driver.js';
-import { DuckDBSpeedLayer, type SpeedLayer } from './views/speed-duckdb.js';
+import { DuckDBSpeedLayer, type SpeedDeps, type SpeedLayer } from './views/speed-duckdb.js';
 import { SparkSpeedLayer } from './views/speed-spark.js';
 
 /**
@@ -22,16 +20,8 @@ import { SparkSpeedLayer } from './views/speed-spark.js';
  */
 export interface Implementations {
   store: MasterStore;
-  createBatchEngine(onProgress: (mapPct: number, reducePct: number) => void): BatchEngine;
-  createSpeedLayer(db: Database, deps: SpeedDeps): Promise<SpeedLayer>;
-}
-
-export interface SpeedDeps {
-  /** Seals the open segment and ships every sealed one; resolves with the highest shipped segment id. */
-  sealAndShip(): Promise<number>;
-  /** Every local write-ahead segment file (sealed and open). */
-  localFiles(): Promise<string[]>;
-  quarantine: Quarantine;
+  createBatchEngine(): BatchEngine;
+  createSpeedLayer(deps: SpeedDeps): Promise<SpeedLayer>;
 }
 
 export function implementations(config: Config, log: Logger): Implementations {
@@ -60,7 +50,7 @@ export function implementations(config: Config, log: Logger): Implementations {
 
   return {
     store,
-    createBatchEngine(onProgress) {
+    createBatchEngine() {
       if (config.batchEngine !== 'mapreduce') return new DuckDBBatchEngine(store);
       const submit = config.mapreduceSubmit.trim() === 'local' ? 'local' : config.mapreduceSubmit.trim().split(/\s+/);
       const jarsDir = config.mapreduceJars || process.env.HMS_JAR_CACHE_MR || join(homedir(), '.cache', 'hms', 'mapreduce-jars');
@@ -74,13 +64,11 @@ export function implementations(config: Config, log: Logger): Implementations {
         jarsDir,
         store,
         reduces: config.mapreduceReduces,
-        log: log.child({ module: 'mapreduce' }),
-        onProgress,
+        log,
       });
     },
-    async createSpeedLayer(db, deps) {
-      const dir = join(config.dataDir, 'speed');
-      if (config.speedEngine !== 'spark') return DuckDBSpeedLayer.create(db, dir, { store, localFiles: deps.localFiles, quarantine: deps.quarantine });
+    async createSpeedLayer(deps) {
+      if (config.speedEngine !== 'spark') return DuckDBSpeedLayer.create(deps);
       const sparkLog = log.child({ module: 'spark' });
       const driver = new SparkDriver({
         runtime: await prepareSparkRuntime(),
@@ -88,7 +76,7 @@ export function implementations(config: Config, log: Logger): Implementations {
         logFile: join(config.dataDir, 'spark-driver.log'),
         log: sparkLog,
       });
-      return SparkSpeedLayer.create({ db, store, quarantine: deps.quarantine, driver, sealAndShip: deps.sealAndShip, dir, log: sparkLog });
+      return SparkSpeedLayer.create({ ...deps, driver, log: sparkLog });
     },
   };
 }

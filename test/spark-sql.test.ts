@@ -25,9 +25,9 @@ test('syntax without a known translation is refused, not passed on', (t) => {
 });
 
 test('the realtime job keeps every view column, keyed by segment, and filters what the batch absorbed', (t) => {
-  const sql = realtimeMinutesSql(1_800_000_000_000_000, 41);
+  const sql = realtimeMinutesSql({ watermark: 1_800_000_000_000_000, segment: 41 });
   for (const c of ['service', 'bucket', 'seg', ...AGG_COLUMNS]) t.regex(sql, new RegExp(`AS ${c}\\b|\\b${c},`));
   t.regex(sql, /NOT \(ts < 1800000000000000 AND seg <= 41\)/);
-  t.regex(realtimeMinutesSql(null, null), /NOT \(ts < 0 AND seg <= -1\)/);
+  t.regex(realtimeMinutesSql({ watermark: null, segment: null }), /NOT \(ts < 0 AND seg <= -1\)/);
   t.regex(sql, /GROUP BY ALL/);
 });

@@ -4,7 +4,8 @@ import type { HealthMessage } from './message.js';
 /**
  * The journey of one accepted message after the decoder: its master record line goes to the open
  * write-ahead segment (durable within a flush interval) and to the speed layer (visible within a tick), and
- * the message to the live state and the health rules. Synchronous: it runs once per datagram.
+ * the message to the observers (the daemon's live state and health rules). Synchronous: it runs once per
+ * datagram.
  *
  * A message is refused (false) rather than accepted when the segment or the speed layer already holds
  * `maxUnflushedBytes` that a failing disk could not take: what is accepted is never dropped later.
@@ -17,8 +18,7 @@ export interface FanOutDeps {
   /** Messages older than the batch watermark are counted as late. */
   watermark(): number | null;
   onLate(): void;
-  live?: { update(msg: HealthMessage, recvUs: number): void };
-  health?: { observe(msg: HealthMessage, recvUs: number): void };
+  observers: readonly { observe(msg: HealthMessage, recvUs: number): void }[];
 }
 
 /** The sink the UDP server calls for each decoded message: true when accepted, false when refused. */
@@ -30,8 +30,7 @@ export function fanOut(d: FanOutDeps): (msg: HealthMessage, recvUs: number) => b
     if (segment === undefined) return false;
     if (msg.ts < (d.watermark() ?? 0)) d.onLate();
     d.speed.push(line, segment);
-    d.live?.update(msg, recvUs);
-    d.health?.observe(msg, recvUs);
+    for (const o of d.observers) o.observe(msg, recvUs);
     return true;
   };
 }

@@ -19,7 +19,6 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { MAX_TIME_US } from '../../jobs/mapreduce/task/record.mjs';
-import { MICROS_PER_HOUR } from '../ingest/timestamp.js';
 
 export interface MasterFile {
   /** `date=YYYY-MM-DD/hour=HH` */
@@ -121,14 +120,6 @@ export function splitByPartition(data: Buffer): { parts: Map<string, Buffer[]>; 
     start = end;
   }
   return { parts, unplaced };
-}
-
-/**
- * Master files holding rows the batch views have not absorbed: a segment newer than `batchSegment`, or an
- * hour that reaches the watermark (hour + 1h > watermark).
- */
-export function notAbsorbedFiles(files: MasterFile[], watermark: number | null, batchSegment: number | null): MasterFile[] {
-  return files.filter((f) => f.segment > (batchSegment ?? -1) || f.hour + MICROS_PER_HOUR > (watermark ?? 0));
 }
 
 /** Local paths of the files of job output `name` that `wanted` picks, downloaded below `localDir` where remote. */

@@ -9,9 +9,10 @@ import type { MasterFile } from '../storage/store.js';
  * Contract: fill the temporary table `stage_minute` (created by the caller, columns of `batch_minute`) on
  * `conn` with the minute views of every record in `files` with `ts < watermark`, exactly as
  * `minuteAggregate` in view-sql.ts defines them. Throw on any failure; the caller then changes nothing.
+ * An engine that runs a job elsewhere may report its progress (percent of map and reduce) while it runs.
  */
 export interface BatchEngine {
   readonly name: string;
-  computeMinutes(conn: DuckDBConnection, files: MasterFile[], watermark: number): Promise<void>;
+  computeMinutes(conn: DuckDBConnection, files: MasterFile[], watermark: number, progress?: (mapPct: number, reducePct: number) => void): Promise<void>;
   release(): Promise<void>;
 }

@@ -6,15 +6,16 @@ import type { Logger } from '../log.js';
 import { type Quarantine, scrubMasterFiles, withScrub } from '../storage/quarantine.js';
 import type { MasterFile, MasterStore } from '../storage/store.js';
 import type { BatchEngine } from './batch-engine.js';
-import { type Database, readMeta, transaction, writeMeta } from './database.js';
+import { Absorbed, type AbsorbedState } from './absorbed.js';
+import { type Database, transaction } from './database.js';
 import type { SpeedLayer } from './speed-duckdb.js';
 import { AGG_COLUMN_DDL, rollup } from './view-sql.js';
 
 /**
  * The batch layer. A run: seal and ship the write-ahead segments, fix W = floor_to_minute(seal time -
  * allowed lateness), recompute the minute views of the hour partitions that changed (or all of them),
- * then in ONE transaction swap in the minute/hour/day views, record W, and expire the realtime rows the
- * run absorbed. Any failure before the commit changes nothing.
+ * then in ONE transaction swap in the minute/hour/day views, record W, and have the speed layer expire the
+ * realtime rows the run absorbed. Any failure before the commit changes nothing.
  */
 
 export interface BatchLayerDeps {
@@ -24,6 +25,8 @@ export interface BatchLayerDeps {
   speed: SpeedLayer;
   /** Seals the open segment and ships every sealed one; resolves with the highest shipped segment id. */
   sealAndShip(): Promise<number>;
+  /** W and the segment the views hold: this layer is the only one that advances them. */
+  absorbed: Absorbed;
   allowedLatenessUs: number;
   /** Where unreadable master records go when an engine fails on them. */
   quarantine: Quarantine;
@@ -31,35 +34,23 @@ export interface BatchLayerDeps {
   log: Logger;
 }
 
-export interface BatchState {
-  watermark: number | null;
-  /** Highest segment id the batch views have absorbed. */
-  segment: number | null;
-}
 
 export class BatchLayer {
   private conn!: DuckDBConnection;
   private running?: Promise<BatchRun>;
   /** The run in progress, with the engine's progress: shown before it is recorded as finished. */
   private current?: BatchRun;
-  private state: BatchState = { watermark: null, segment: null };
 
   constructor(private readonly deps: BatchLayerDeps) {}
 
-  async start(): Promise<BatchState> {
+  async start(): Promise<void> {
     this.conn = await this.deps.db.connect();
     // A run interrupted by a crash never committed: record it as failed rather than running forever.
     await this.conn.run("UPDATE batch_runs SET status = 'FAILED', error = 'interrupted (daemon stopped)' WHERE status = 'RUNNING'");
-    this.state = { watermark: await readMeta(this.conn, 'watermark'), segment: await readMeta(this.conn, 'batch_segment') };
-    return this.state;
   }
 
   get watermark(): number | null {
-    return this.state.watermark;
-  }
-
-  get segment(): number | null {
-    return this.state.segment;
+    return this.deps.absorbed.current().watermark;
   }
 
   /** Runs a batch; a call while one runs joins it instead of starting another. */
@@ -77,7 +68,8 @@ export class BatchLayer {
   private async execute(forceFull: boolean): Promise<BatchRun> {
     const { engine, store, log } = this.deps;
     const now = this.deps.now ?? (() => Date.now() * 1000);
-    const full = forceFull || this.state.segment === null;
+    const absorbed = this.deps.absorbed.current();
+    const full = forceFull || absorbed.segment === null;
     const run: BatchRun = {
       id: randomUUID(),
       engine: engine.name,
@@ -101,38 +93,38 @@ export class BatchLayer {
     try {
       const shippedUpTo = await this.deps.sealAndShip();
       const sealTime = now();
-      const previousW = this.state.watermark;
+      const previousW = absorbed.watermark;
       const watermark = Math.max(previousW ?? 0, floorTo(sealTime - this.deps.allowedLatenessUs, MICROS_PER_MINUTE));
       let inputs: MasterFile[] = [];
       const compute = async () => {
         const files = (await store.list()).filter((f) => f.segment <= shippedUpTo);
         const hours = new Set<number>();
         for (const f of files) {
-          const newData = full || f.segment > (this.state.segment ?? -1);
+          const newData = full || f.segment > (absorbed.segment ?? -1);
           // Hours that W moved across had rows held back last time: they are recomputed too.
           const crossed = previousW !== null && f.hour + MICROS_PER_HOUR > previousW && f.hour < watermark;
           if (newData || crossed) hours.add(f.hour);
         }
         await this.conn.run(`CREATE OR REPLACE TEMP TABLE stage_minute (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL})`);
         inputs = files.filter((f) => hours.has(f.hour));
-        await engine.computeMinutes(this.conn, inputs, watermark);
+        await engine.computeMinutes(this.conn, inputs, watermark, (map, reduce) => this.progress(map, reduce));
         return [...hours].sort((a, b) => a - b);
       };
       // One unreadable record never fails the run: it is quarantined and the engine runs again.
       const affected = await withScrub(compute, () => scrubMasterFiles(store, inputs, this.deps.quarantine), log);
       const days = [...new Set(affected.map((h) => floorTo(h, MICROS_PER_DAY)))];
+      const next: AbsorbedState = { watermark, segment: shippedUpTo };
       const records = Number((await this.conn.runAndReadAll('SELECT coalesce(sum(n), 0) FROM stage_minute')).getRows()[0][0]);
       await this.deps.speed.drained(() =>
         transaction(this.conn, async () => {
           await this.swap(full, affected, days);
-          await writeMeta(this.conn, 'watermark', watermark);
-          await writeMeta(this.conn, 'batch_segment', shippedUpTo);
-          await this.conn.run('DELETE FROM rt_minute WHERE bucket < $w AND seg <= $seg', { w: BigInt(watermark), seg: BigInt(shippedUpTo) });
+          await Absorbed.save(this.conn, next);
+          await this.deps.speed.absorb(this.conn, next);
           Object.assign(run, { status: 'SUCCEEDED', finishedAt: now(), watermark, records, partitions: affected.length });
           await this.record(run);
         }),
       );
-      this.state = { watermark, segment: shippedUpTo };
+      this.deps.absorbed.set(next);
       log.info({ run: run.id, mode: run.mode, watermark, records, partitions: affected.length, ms: (run.finishedAt! - run.startedAt) / 1000 }, 'batch run succeeded');
     } catch (err) {
       Object.assign(run, { status: 'FAILED', finishedAt: now(), error: (err as Error).message });
@@ -145,8 +137,8 @@ export class BatchLayer {
     return run;
   }
 
-  /** The engine reports how far a running job is (MapReduce: map and reduce percent). */
-  progress(mapPct: number, reducePct: number): void {
+  /** How far the running engine job is (MapReduce: map and reduce percent), shown in `lastRun`. */
+  private progress(mapPct: number, reducePct: number): void {
     if (this.current) Object.assign(this.current, { mapProgress: mapPct, reduceProgress: reducePct });
   }
 

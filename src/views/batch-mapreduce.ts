@@ -72,7 +72,7 @@ export interface MapReduceBatchEngineOptions {
   /** Local scratch directories are made under this. @default os.tmpdir() */
   localTmp?: string;
   log: Logger;
-  /** Progress of the running job, percent. */
+  /** Told the progress of every job, percent (the batch layer gets it per run through `computeMinutes`). */
   onProgress?: (mapPct: number, reducePct: number) => void;
 }
 
@@ -114,7 +114,7 @@ export class MapReduceBatchEngine implements BatchEngine {
     this.scratchArea = opts.store.scratch('mapreduce');
   }
 
-  async computeMinutes(conn: DuckDBConnection, files: MasterFile[], watermark: number): Promise<void> {
+  async computeMinutes(conn: DuckDBConnection, files: MasterFile[], watermark: number, progress?: (mapPct: number, reducePct: number) => void): Promise<void> {
     if (files.length === 0) return;
     const o = this.opts;
     const taskDir = o.taskDir ?? DEFAULT_TASK_DIR;
@@ -145,7 +145,7 @@ export class MapReduceBatchEngine implements BatchEngine {
         conf: o.conf,
       });
       const t0 = Date.now();
-      const job = await this.run(await this.command(args, scratch));
+      const job = await this.run(await this.command(args, scratch), progress);
       this.log.info({ job: job.jobId, files: files.length, ms: Date.now() - t0, counters: recordCounters(job.counters) }, 'mapreduce job succeeded');
       await this.load(conn, await this.fetchOutput(run, scratch));
     } finally {
@@ -171,7 +171,7 @@ export class MapReduceBatchEngine implements BatchEngine {
   }
 
   /** Runs the submitting process to its end; resolves with what it printed, rejects with Hadoop's error text. */
-  private run(cmd: string[]): Promise<JobLog> {
+  private run(cmd: string[], progress?: (mapPct: number, reducePct: number) => void): Promise<JobLog> {
     if (this.released) return Promise.reject(new Error('mapreduce engine released'));
     const o = this.opts;
     const job = new JobLog();
@@ -183,6 +183,7 @@ export class MapReduceBatchEngine implements BatchEngine {
       if (p) {
         this.log.debug({ job: job.jobId, ...p }, 'mapreduce progress');
         o.onProgress?.(p.map, p.reduce);
+        progress?.(p.map, p.reduce);
       }
     };
     createInterface({ input: proc.stdout! }).on('line', onLine);

@@ -43,7 +43,8 @@ export class LiveState {
     return state;
   }
 
-  update(msg: HealthMessage, recv: number): void {
+  /** One accepted message (a pipeline observer). */
+  observe(msg: HealthMessage, recv: number): void {
     const prev = this.latest.get(msg.service);
     // Values come from the newest event; "last seen" is the newest arrival (a late message still proves life).
     if (!prev || msg.ts >= prev.msg.ts) this.latest.set(msg.service, { msg, recv });

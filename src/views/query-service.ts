@@ -2,7 +2,8 @@ import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-ap
 import { type Bucket, type Resource, type ServiceSeries, type ServiceStats, type Step, UserError } from '../api.js';
 import { ceilTo, floorTo, MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../ingest/timestamp.js';
 import { type BucketRange, decompose } from './bucket-decomposition.js';
-import { type Database, Mutex, readMeta, transaction } from './database.js';
+import { Absorbed } from './absorbed.js';
+import { type Database, Mutex, transaction } from './database.js';
 import { AGG_COLUMNS, MERGE_AGGREGATES, MICRO, RESOURCES } from './view-sql.js';
 
 /**
@@ -112,7 +113,7 @@ export class QueryService {
 
   /** Runs reads in one snapshot: W and the views it splits are always consistent. */
   snapshot<T>(fn: (conn: DuckDBConnection, watermark: number) => Promise<T>): Promise<T> {
-    return this.lock.run(() => transaction(this.conn, async () => fn(this.conn, (await readMeta(this.conn, 'watermark')) ?? 0)));
+    return this.lock.run(() => transaction(this.conn, async () => fn(this.conn, (await Absorbed.read(this.conn)).watermark ?? 0)));
   }
 
   async stats(fromUs: number, toUs: number, service?: string): Promise<ServiceStats[]> {

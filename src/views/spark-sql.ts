@@ -8,6 +8,7 @@
  * (and the engine-equivalence test says whether the translation still holds).
  */
 import { RAW_COLUMNS } from '../storage/master-record.js';
+import { type AbsorbedState, absorbedParams, absorbedSql } from './absorbed.js';
 import { minuteAggregate, SEGMENT_OF_FILENAME } from './view-sql.js';
 
 /** The temporary view the driver registers over the segment files for each job. */
@@ -69,17 +70,11 @@ export function toSparkSql(duckSql: string, params: Record<string, SqlParam> = {
     .join('');
 }
 
-/** Rows a batch run has absorbed are left out: the same condition the DuckDB engine's rebuild uses. */
-const NOT_ABSORBED = 'NOT (ts < $w AND seg <= $bseg)';
-
 /**
  * The realtime minute views over the rows of `SEGMENTS_VIEW` that the batch views have not absorbed
  * (watermark W, batch segment), keyed by (service, bucket, seg): the rows of `rt_minute`.
  */
-export function realtimeMinutesSql(watermark: number | null, batchSegment: number | null): string {
+export function realtimeMinutesSql(absorbed: AbsorbedState): string {
   const source = `(SELECT *, ${SEGMENT_OF_FILENAME} AS seg FROM ${SEGMENTS_VIEW})`;
-  return toSparkSql(minuteAggregate(source, ['seg'], NOT_ABSORBED), {
-    w: BigInt(watermark ?? 0),
-    bseg: BigInt(batchSegment ?? -1),
-  });
+  return toSparkSql(minuteAggregate(source, ['seg'], `NOT ${absorbedSql('ts')}`), absorbedParams(absorbed));
 }

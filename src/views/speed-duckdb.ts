@@ -2,10 +2,11 @@ import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-ap
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { segmentName } from '../storage/master-record.js';
+import type { Logger } from '../log.js';
 import { type Quarantine, scrubMasterFiles, withScrub } from '../storage/quarantine.js';
-import { type MasterStore, notAbsorbedFiles } from '../storage/store.js';
-import type { Database } from './database.js';
-import { Mutex, transaction } from './database.js';
+import type { MasterStore } from '../storage/store.js';
+import { type Absorbed, type AbsorbedState, absorbedParams, absorbedSql, notAbsorbedFiles } from './absorbed.js';
+import { type Database, Mutex, transaction } from './database.js';
 import { minuteAggregate, readSegments, RESOURCES, SEGMENT_OF_FILENAME } from './view-sql.js';
 
 /**
@@ -27,18 +28,29 @@ export interface SpeedLayer {
   tick(): Promise<number>;
   /** Runs `fn` with every pushed message merged and no tick in between (the batch swap). */
   drained<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Forgets the rows the batch views now hold (`absorbedSql`), on `conn`: inside the batch layer's swap
+   * transaction, so that a reader sees every row in exactly one layer. The speed layer owns its tables.
+   */
+  absorb(conn: DuckDBConnection, now: AbsorbedState): Promise<void>;
   /** Rebuilds the realtime views: every row the batch views (W, segment) have not absorbed. */
-  rebuild(watermark: number | null, batchSegment: number | null): Promise<number>;
+  rebuild(): Promise<number>;
   close(): Promise<void>;
 }
 
-/** Where a rebuild finds its rows. */
-export interface RebuildSources {
+/** What a speed layer is built from (either engine): the pipeline builder (src/pipeline.ts) passes it. */
+export interface SpeedDeps {
+  db: Database;
   store: MasterStore;
-  /** Unreadable lines of master files go here rather than fail the rebuild. */
+  absorbed: Absorbed;
   quarantine: Quarantine;
+  /** Seals the open segment and ships every sealed one; resolves with the highest shipped segment id. */
+  sealAndShip(): Promise<number>;
   /** Every local write-ahead segment file (sealed and open). */
   localFiles(): Promise<string[]>;
+  /** A local directory of its own, emptied at start. */
+  dir: string;
+  log: Logger;
 }
 
 const MERGE_ON_CONFLICT = [
@@ -71,14 +83,14 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   private constructor(
     private readonly conn: DuckDBConnection,
     private readonly dir: string,
-    private readonly sources: RebuildSources,
+    private readonly sources: SpeedDeps,
   ) {}
 
-  /** `dir` holds the short-lived micro-batch files DuckDB reads on each tick. */
-  static async create(db: Database, dir: string, sources: RebuildSources): Promise<DuckDBSpeedLayer> {
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    return new DuckDBSpeedLayer(await db.connect(), dir, sources);
+  /** `deps.dir` holds the short-lived micro-batch files DuckDB reads on each tick. */
+  static async create(deps: SpeedDeps): Promise<DuckDBSpeedLayer> {
+    await rm(deps.dir, { recursive: true, force: true });
+    await mkdir(deps.dir, { recursive: true });
+    return new DuckDBSpeedLayer(await deps.db.connect(), deps.dir, deps);
   }
 
   push(line: string, segment: number): void {
@@ -147,14 +159,15 @@ export class DuckDBSpeedLayer implements SpeedLayer {
    * From the master files not absorbed (staged locally by the store) and every local segment (checked by
    * the segment log at start). Unreadable master records are quarantined and the rebuild done again.
    */
-  async rebuild(watermark: number | null, batchSegment: number | null): Promise<number> {
+  async rebuild(): Promise<number> {
     const { store, localFiles, quarantine } = this.sources;
-    const inputs = async () => notAbsorbedFiles(await store.list(), watermark, batchSegment);
+    const absorbed = this.sources.absorbed.current();
+    const inputs = async () => notAbsorbedFiles(await store.list(), absorbed);
     return withScrub(
       async () => {
         const staged = await store.stage(await inputs());
         try {
-          return await this.load([...staged.paths, ...(await localFiles())], watermark, batchSegment);
+          return await this.load([...staged.paths, ...(await localFiles())], absorbed);
         } finally {
           await staged.release();
         }
@@ -164,15 +177,14 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     );
   }
 
-  private load(paths: string[], watermark: number | null, batchSegment: number | null): Promise<number> {
+  private load(paths: string[], absorbed: AbsorbedState): Promise<number> {
     return this.lock.run(async () => {
       await transaction(this.conn, async () => {
         await this.conn.run('DELETE FROM rt_minute');
         if (paths.length === 0) return;
-        const notAbsorbed = 'NOT (ts < $w AND seg <= $bseg)';
         await this.conn.run(
-          `INSERT INTO rt_minute ${minuteAggregate(SEGMENT_ROWS, ['seg'], notAbsorbed)}`,
-          { files: listValue(paths), w: BigInt(watermark ?? 0), bseg: BigInt(batchSegment ?? -1) },
+          `INSERT INTO rt_minute ${minuteAggregate(SEGMENT_ROWS, ['seg'], `NOT ${absorbedSql('ts')}`)}`,
+          { files: listValue(paths), ...absorbedParams(absorbed) },
           { files: LIST(VARCHAR) },
         );
       });
@@ -181,7 +193,16 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     });
   }
 
+  absorb(conn: DuckDBConnection, now: AbsorbedState): Promise<void> {
+    return absorbRows(conn, now);
+  }
+
   async close(): Promise<void> {
     await this.lock.run(async () => this.conn.closeSync());
   }
+}
+
+/** The realtime rows the batch views hold now go (both engines keep the same `rt_minute`). */
+export async function absorbRows(conn: DuckDBConnection, now: AbsorbedState): Promise<void> {
+  await conn.run(`DELETE FROM rt_minute WHERE ${absorbedSql('bucket')}`, absorbedParams(now));
 }

@@ -2,14 +2,14 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
-import type { Logger } from '../log.js';
 import { encodeLine, segmentName } from '../storage/master-record.js';
-import { type Quarantine, scrubMasterFiles, withScrub } from '../storage/quarantine.js';
-import { fetchParts, type MasterStore, notAbsorbedFiles } from '../storage/store.js';
-import { type Database, Mutex, readMeta, transaction } from './database.js';
+import { scrubMasterFiles, withScrub } from '../storage/quarantine.js';
+import { fetchParts } from '../storage/store.js';
+import { type AbsorbedState, notAbsorbedFiles } from './absorbed.js';
+import { Mutex, transaction } from './database.js';
 import { isLocal, type SparkDriver } from './spark-driver.js';
 import { FILE_COLUMN, realtimeMinutesSql, SEGMENTS_VIEW, sparkRawSchema } from './spark-sql.js';
-import type { SpeedLayer } from './speed-duckdb.js';
+import { absorbRows, type SpeedDeps, type SpeedLayer } from './speed-duckdb.js';
 import { AGG_COLUMNS } from './view-sql.js';
 
 /**
@@ -25,25 +25,16 @@ import { AGG_COLUMNS } from './view-sql.js';
  * engine is never substituted.
  */
 
-export interface SparkSpeedLayerDeps {
-  db: Database;
-  store: MasterStore;
-  /** Where unreadable master records go when a job fails on them. */
-  quarantine: Quarantine;
+export interface SparkSpeedLayerDeps extends SpeedDeps {
   driver: SparkDriver;
   /** Stop the driver on close (false when the caller shares it, as the tests do). @default true */
   ownsDriver?: boolean;
-  /** Seals the open write-ahead segment and ships every sealed one to the master store (throws on failure). */
-  sealAndShip(): Promise<number>;
-  /** Local scratch directory (downloaded output, the warm-up job). Emptied at start. */
-  dir: string;
   /**
    * Run one job over a tiny local file at start, so the first tick does not pay for class loading and code
    * generation (about ten seconds). Only meaningful where executors can read the daemon's files.
    * @default true for a local master
    */
   warmUp?: boolean;
-  log: Logger;
 }
 
 /** Where one tick's time went, in ms. */
@@ -164,12 +155,13 @@ export class SparkSpeedLayer implements SpeedLayer {
     return this.lock.run(fn);
   }
 
-  /**
-   * A tick. The engine reads the master dataset (after sealing and shipping the local segments) and the
-   * watermark from the database, which is what `watermark` and `batchSegment` describe.
-   */
-  rebuild(_watermark: number | null, _batchSegment: number | null): Promise<number> {
+  /** A tick: the engine reads the master dataset (after sealing and shipping the local segments). */
+  rebuild(): Promise<number> {
     return this.tick();
+  }
+
+  absorb(conn: DuckDBConnection, now: AbsorbedState): Promise<void> {
+    return absorbRows(conn, now);
   }
 
   status(): SparkSpeedStatus {
@@ -193,10 +185,9 @@ export class SparkSpeedLayer implements SpeedLayer {
     try {
       await this.deps.sealAndShip();
       timing.sealAndShipMs = lap();
-      const watermark = await readMeta(this.conn, 'watermark');
-      const batchSegment = await readMeta(this.conn, 'batch_segment');
-      const files = notAbsorbedFiles(await this.deps.store.list(), watermark, batchSegment).sort((a, b) => a.segment - b.segment || a.hour - b.hour);
-      const key = JSON.stringify([watermark, batchSegment, files.map((f) => [f.partition, f.name, f.bytes])]);
+      const absorbed = this.deps.absorbed.current();
+      const files = notAbsorbedFiles(await this.deps.store.list(), absorbed).sort((a, b) => a.segment - b.segment || a.hour - b.hour);
+      const key = JSON.stringify([absorbed, files.map((f) => [f.partition, f.name, f.bytes])]);
       timing.files = files.length;
       timing.listMs = lap();
       timing.skipped = key === this.loadedKey;
@@ -209,7 +200,7 @@ export class SparkSpeedLayer implements SpeedLayer {
             schema: sparkRawSchema(),
             view: SEGMENTS_VIEW,
             fileColumn: FILE_COLUMN,
-            sql: realtimeMinutesSql(watermark, batchSegment),
+            sql: realtimeMinutesSql(absorbed),
             output: io.uri(name),
           };
           // A job that failed on an unreadable record runs again once it is quarantined (same names, and
@@ -277,7 +268,7 @@ async function warmUp(driver: SparkDriver, dir: string): Promise<void> {
     schema: sparkRawSchema(),
     view: SEGMENTS_VIEW,
     fileColumn: FILE_COLUMN,
-    sql: realtimeMinutesSql(null, null),
+    sql: realtimeMinutesSql({ watermark: null, segment: null }),
     output: pathToFileURL(output).href,
   });
   await rm(join(dir, 'warm-up'), { recursive: true, force: true });

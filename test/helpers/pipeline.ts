@@ -5,28 +5,13 @@ import { pino } from 'pino';
 import { mulberry32 } from '../../mock/random.js';
 import type { ServiceStats } from '../../src/api.js';
 import type { HealthMessage } from '../../src/ingest/message.js';
-import type { Logger } from '../../src/log.js';
 import { LocalStore } from '../../src/storage/local-store.js';
-import { fanOut } from '../../src/ingest/fan-out.js';
-import { Quarantine } from '../../src/storage/quarantine.js';
-import { SegmentLog } from '../../src/storage/segment-log.js';
-import { Shipper } from '../../src/storage/shipper.js';
+import { openPipeline } from '../../src/pipeline.js';
 import type { MasterStore } from '../../src/storage/store.js';
 import { DuckDBBatchEngine } from '../../src/views/batch-duckdb.js';
 import type { BatchEngine } from '../../src/views/batch-engine.js';
-import { BatchLayer } from '../../src/views/batch-layer.js';
-import { Database } from '../../src/views/database.js';
-import { QueryService } from '../../src/views/query-service.js';
-import { DuckDBSpeedLayer, type SpeedLayer } from '../../src/views/speed-duckdb.js';
-
-export interface SpeedFactoryDeps {
-  db: Database;
-  store: MasterStore;
-  quarantine: Quarantine;
-  root: string;
-  sealAndShip(): Promise<number>;
-  log: Logger;
-}
+import type { Database } from '../../src/views/database.js';
+import { DuckDBSpeedLayer, type SpeedDeps, type SpeedLayer } from '../../src/views/speed-duckdb.js';
 
 export interface PipelineOptions<S extends SpeedLayer> {
   /** Where the DuckDB file, segments and a local master dataset go; a temp dir (removed on close) by default. */
@@ -36,72 +21,53 @@ export interface PipelineOptions<S extends SpeedLayer> {
   /** The batch engine; DuckDB by default. */
   engine?: (store: MasterStore) => BatchEngine;
   /** The speed layer; DuckDB by default. */
-  speed?: (deps: SpeedFactoryDeps) => Promise<S>;
+  speed?: (deps: SpeedDeps) => Promise<S>;
 }
 
-/** The real layers (DuckDB file, store, segments, engines) wired in process, with a clock the test moves. */
+/**
+ * The daemon's own pipeline (src/pipeline.ts) in process, with a clock the test moves, segments that only
+ * seal and flush when told, and helpers to feed it and read it back.
+ */
 export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opts: PipelineOptions<S> = {}) {
   const root = opts.dir ?? (await mkdtemp(join(tmpdir(), 'hms-views-')));
   const log = pino({ level: 'silent' });
   const clock = { now: Date.UTC(2026, 10, 27, 12, 0, 0) * 1000 };
-  const db = await Database.open(join(root, 'hms.duckdb'));
   const store = opts.store ? await opts.store(root) : new LocalStore(join(root, 'master'));
-  const quarantine = new Quarantine(log);
-  const segments = new SegmentLog(
-    { dir: join(root, 'segments'), quarantineDir: join(root, 'quarantine'), quarantine, flushIntervalMs: 60_000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, minNextId: 1 },
+  const p = await openPipeline({
+    dataDir: root,
+    store,
+    batchEngine: opts.engine ? opts.engine(store) : new DuckDBBatchEngine(store),
+    speedEngine: opts.speed ?? ((deps) => DuckDBSpeedLayer.create(deps)),
+    segments: { flushIntervalMs: 60_000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, maxUnflushedBytes: Number.MAX_SAFE_INTEGER },
+    allowedLatenessUs: 60_000_000,
+    now: () => clock.now,
     log,
-  );
-  await segments.start();
-  const shipper = new Shipper(segments, store, log, segments.currentId - 1);
-  const sealAndShip = async () => {
-    await segments.seal();
-    const r = await shipper.ship();
-    if (r.error) throw new Error(r.error);
-    return shipper.shippedUpTo;
-  };
-  const speed: S = opts.speed
-    ? await opts.speed({ db, store, quarantine, root, sealAndShip, log })
-    : ((await DuckDBSpeedLayer.create(db, join(root, 'speed'), { store, localFiles: () => segments.localFiles(), quarantine })) as unknown as S);
-  const query = await QueryService.create(db);
-  const engine = opts.engine ? opts.engine(store) : new DuckDBBatchEngine(store);
-  const batch = new BatchLayer({ db, store, engine, speed, allowedLatenessUs: 60_000_000, quarantine, now: () => clock.now, log, sealAndShip });
-  await batch.start();
+  });
+  const sink = p.sink();
   return {
+    ...p,
+    speed: p.speed as S,
     root,
     clock,
-    db,
-    store,
-    segments,
-    shipper,
-    speed,
-    query,
-    batch,
-    quarantine,
     ingest(msgs: HealthMessage[]) {
-      const sink = fanOut({ segments, speed, maxUnflushedBytes: Number.MAX_SAFE_INTEGER, watermark: () => batch.watermark, onLate: () => {} });
       for (const m of msgs) if (!sink(m, clock.now)) throw new Error('the pipeline refused a message');
     },
     /** Seals and ships what was ingested (without a batch run). */
     async ship() {
-      await sealAndShip();
+      await p.sealAndShip();
     },
     /** Every row of a table, as text, in a fixed order: engines must agree exactly (the views are integers). */
-    dump: (table: string) => dumpTable(db, table),
+    dump: (table: string) => dumpTable(p.db, table),
     /** The answer for each window, in order. */
     async answers(windows: [number, number][]): Promise<ServiceStats[][]> {
       const out: ServiceStats[][] = [];
-      for (const [a, b] of windows) out.push(await query.stats(a, b));
+      for (const [a, b] of windows) out.push(await p.query.stats(a, b));
       return out;
     },
     /** The three batch view tables, for comparing runs and engines. */
-    batchViews: async () => ({ minute: await dumpTable(db, 'batch_minute'), hour: await dumpTable(db, 'batch_hour'), day: await dumpTable(db, 'batch_day') }),
+    batchViews: async () => ({ minute: await dumpTable(p.db, 'batch_minute'), hour: await dumpTable(p.db, 'batch_hour'), day: await dumpTable(p.db, 'batch_day') }),
     async close() {
-      await segments.close();
-      await batch.close();
-      await speed.close();
-      await query.close();
-      db.close();
-      await store.release();
+      await p.close();
       if (!opts.dir) await rm(root, { recursive: true, force: true });
     },
   };

@@ -2,7 +2,6 @@
  * The pipeline of test/helpers/pipeline.ts with the Spark speed engine, a shared Spark driver per test file
  * (start-up is the expensive part), and the one test that stands for a Spark suite that cannot run here.
  */
-import { join } from 'node:path';
 import type { TestFn } from 'ava';
 import type { MasterStore } from '../../src/storage/store.js';
 import { prepareSparkRuntime, SparkDriver, type SparkRuntime } from '../../src/views/spark-driver.js';
@@ -50,8 +49,7 @@ export async function buildSparkPipeline(opts: SparkPipelineOptions) {
   return buildPipeline({
     dir: opts.dir,
     store: opts.storage,
-    speed: (d) =>
-      SparkSpeedLayer.create({ db: d.db, store: d.store, quarantine: d.quarantine, driver: opts.driver, ownsDriver: false, sealAndShip: d.sealAndShip, dir: join(d.root, 'speed'), warmUp: false, log: d.log }),
+    speed: (deps) => SparkSpeedLayer.create({ ...deps, driver: opts.driver, ownsDriver: false, warmUp: false }),
   });
 }
 

@@ -50,11 +50,11 @@ function yogaLogger(log: Log | undefined): YogaLogger | false {
         // Masked resolver failures arrive wrapped: log the cause, with where in the query it happened.
         const err = first instanceof GraphQLError && first.originalError ? first.originalError : first;
         const path = first instanceof GraphQLError ? first.path : undefined;
-        log[level]({ err, path, module: 'graphql' }, `graphql: ${err.message}`);
+        log[level]({ err, path }, `graphql: ${err.message}`);
       } else if (typeof first === 'string') {
-        log[level]({ args: rest, module: 'graphql' }, first);
+        log[level]({ args: rest }, first);
       } else {
-        log[level]({ args, module: 'graphql' }, 'graphql-yoga');
+        log[level]({ args }, 'graphql-yoga');
       }
     };
   return { debug: () => {}, info: via('info'), warn: via('warn'), error: via('error') };

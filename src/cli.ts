@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { buildApp } from './app.js';
 import { parseFlags } from './cli-flags.js';
-import { ConfigError, flagName, loadConfig, settingsTable } from './config/settings.js';
+import { ConfigError, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from './config/settings.js';
 import { createLogger } from './log.js';
 
 const USAGE = `hms: health monitor for microservice fleets
@@ -19,12 +19,23 @@ const fail = (message: string, code = 2): number => {
   return code;
 };
 
+/** `--help` of a command: its settings as an aligned table (flag, environment variable, default, meaning). */
+function printSettings(title: string, rows: { flag: string; env: string; default: string; doc: string }[]): void {
+  const width = (f: (r: (typeof rows)[number]) => string) => Math.max(...rows.map((r) => f(r).length));
+  const cols = [(r: (typeof rows)[number]) => r.flag, (r: (typeof rows)[number]) => r.env, (r: (typeof rows)[number]) => JSON.stringify(r.default)];
+  const widths = cols.map(width);
+  process.stdout.write(`${title}\n\n`);
+  for (const r of rows) process.stdout.write(`  ${cols.map((c, i) => c(r).padEnd(widths[i])).join('  ')}  ${r.doc}\n`);
+}
+
+const wantsHelp = (argv: string[]) => argv.includes('--help') || argv.includes('-h');
+
 async function daemon(argv: string[]): Promise<number> {
-  if (argv.includes('--help')) {
-    const rows = settingsTable();
-    process.stdout.write(`hms daemon: settings (flag > environment > config file > default)\n\n`);
-    for (const r of rows) process.stdout.write(`  ${r.flag.padEnd(22)} ${r.env.padEnd(26)} default ${JSON.stringify(r.default).padEnd(18)} ${r.doc}\n`);
-    process.stdout.write(`  --config FILE          HMS_CONFIG                 JSON file with the keys above\n`);
+  if (wantsHelp(argv)) {
+    printSettings('hms daemon: settings (flag > environment > config file > default)', [
+      ...settingsTable(),
+      { flag: '--config FILE', env: 'HMS_CONFIG', default: '', doc: 'JSON file with the keys of the settings above' },
+    ]);
     return 0;
   }
   const { flags, positionals } = parseFlags(argv);
@@ -65,25 +76,25 @@ async function daemon(argv: string[]): Promise<number> {
 }
 
 async function mock(argv: string[]): Promise<number> {
-  const { flags } = parseFlags(argv, ['real']);
-  const [host, portText] = (flags.target ?? process.env.HMS_MOCK_TARGET ?? '127.0.0.1:3500').split(/:(?=\d+$)/);
-  const num = (name: string, def: number) => {
-    const v = Number(flags[name] ?? def);
-    if (!Number.isFinite(v) || v < 0) throw new ConfigError(`--${flagName(name)}: expected a non-negative number, got "${flags[name]}"`);
-    return v;
-  };
+  if (wantsHelp(argv)) {
+    printSettings('hms mock: a fleet of mock services sending health over UDP (flag > environment > default)', MOCK_SETTINGS.table());
+    return 0;
+  }
+  const { flags, positionals } = parseFlags(argv, ['real']);
+  if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms mock --help)`);
+  const s = MOCK_SETTINGS.load({ flags, env: process.env });
+  const [host, portText] = s.target.split(/:(?=\d+$)/);
   const port = Number(portText);
-  if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigError(`--target: expected HOST:PORT, got "${flags.target}"`);
+  if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigError(`--target / HMS_MOCK_TARGET: expected HOST:PORT, got "${s.target}"`);
   const { runFleet } = await import('../mock/fleet.js');
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());
-  const services = num('services', 8);
-  const rate = num('rate', 1);
+  const { services, rate, duration, seed, real } = s;
   if (rate <= 0 || services < 1) throw new ConfigError('--rate must be > 0 and --services at least 1');
   process.stderr.write(`hms mock: ${services} services x ${rate} msg/s -> ${host}:${port}\n`);
   const { sent } = await runFleet(
-    { target: { host, port }, services, rate, duration: flags.duration ? num('duration', 0) : undefined, seed: num('seed', 1), real: flags.real === 'true' },
+    { target: { host, port }, services, rate, duration: duration > 0 ? duration : undefined, seed, real },
     (p) => process.stderr.write(`\rhms mock: sent ${p.sent} in ${p.elapsedS.toFixed(0)} s   `),
     ac.signal,
   );
@@ -104,9 +115,14 @@ async function main(argv: string[]): Promise<number> {
         return await convertCommand(rest, process.stdout, process.stderr);
       }
       case 'tui': {
-        const { flags } = parseFlags(rest);
+        if (wantsHelp(rest)) {
+          printSettings('hms tui: the terminal dashboard (flag > environment > default)', TUI_SETTINGS.table());
+          return 0;
+        }
+        const { flags, positionals } = parseFlags(rest);
+        if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms tui --help)`);
         const { runTui } = await import('../tui/main.js');
-        return await runTui({ url: flags.url ?? process.env.HMS_URL ?? 'http://127.0.0.1:4000/graphql' });
+        return await runTui({ url: TUI_SETTINGS.load({ flags, env: process.env }).url });
       }
       case 'demo': {
         const { runDemo } = await import('./demo.js');

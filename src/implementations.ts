@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, ConfigError } from './config/settings.js';
 import type { Logger } from './log.js';
@@ -53,10 +52,10 @@ export function implementations(config: Config, log: Logger): Implementations {
     createBatchEngine() {
       if (config.batchEngine !== 'mapreduce') return new DuckDBBatchEngine(store);
       const submit = config.mapreduceSubmit.trim() === 'local' ? 'local' : config.mapreduceSubmit.trim().split(/\s+/);
-      const jarsDir = config.mapreduceJars || process.env.HMS_JAR_CACHE_MR || join(homedir(), '.cache', 'hms', 'mapreduce-jars');
+      const jarsDir = config.mapreduceJars;
       if (submit === 'local' && !existsSync(join(jarsDir, '.complete'))) {
         throw new ConfigError(
-          `--batch-engine mapreduce with --mapreduce-submit local: the Hadoop Streaming jars are not in ${jarsDir}; run jobs/mapreduce/fetch-jars.sh (needs Maven) or set --mapreduce-jars`,
+          `--batch-engine mapreduce with --mapreduce-submit local: the Hadoop Streaming jars are not in ${jarsDir} (--mapreduce-jars); run jobs/mapreduce/fetch-jars.sh (needs Maven)`,
         );
       }
       return new MapReduceBatchEngine({
@@ -71,7 +70,7 @@ export function implementations(config: Config, log: Logger): Implementations {
       if (config.speedEngine !== 'spark') return DuckDBSpeedLayer.create(deps);
       const sparkLog = log.child({ module: 'spark' });
       const driver = new SparkDriver({
-        runtime: await prepareSparkRuntime(),
+        runtime: await prepareSparkRuntime({ jars: config.sparkJars }),
         master: config.sparkMaster,
         logFile: join(config.dataDir, 'spark-driver.log'),
         log: sparkLog,

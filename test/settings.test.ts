@@ -1,16 +1,34 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
-import { ConfigError, loadConfig, settingsTable } from '../src/config/settings.js';
+import { ConfigError, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from '../src/config/settings.js';
 
 const load = (flags: Record<string, string>) => loadConfig({ flags, env: {} });
 
-test('the README configuration table is the settings registry, row for row', async (t) => {
+test('the README configuration tables are the settings registries, row for row', async (t) => {
   const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  const value = (d: string) => (d === '' ? '(none)' : `\`${d}\``);
   for (const r of settingsTable()) {
-    const row = `| \`${r.flag}\` | \`${r.env}\` | \`${r.key}\` | ${r.default === '' ? '(none)' : `\`${r.default}\``} | ${r.doc} |`;
+    const row = `| \`${r.flag}\` | \`${r.env}\` | \`${r.key}\` | ${value(r.default)} | ${r.doc} |`;
     t.true(readme.includes(row), `README lacks or differs on: ${row}`);
   }
+  for (const r of [...TUI_SETTINGS.table(), ...MOCK_SETTINGS.table()]) {
+    const row = `| \`${r.flag}\` | \`${r.env}\` | ${value(r.default)} | ${r.doc} |`;
+    t.true(readme.includes(row), `README lacks or differs on: ${row}`);
+  }
+});
+
+test('no environment variable is read outside the registries', async (t) => {
+  // Every HMS_ variable the program reads goes through src/config/settings.ts (and so into --help and the
+  // README), but HMS_CONFIG, which names the config file, and the variables Hadoop hands the MapReduce tasks.
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const root = join(import.meta.dirname, '..');
+  const { stdout } = await promisify(execFile)('git', ['grep', '-n', '-E', 'process\\.env(\\.|\\[.)HMS_', '--', 'src', 'graphql', 'tui', 'mock', 'jobs', ':!jobs/mapreduce/task'], { cwd: root }).catch((e) => e);
+  const direct = String(stdout ?? '')
+    .split('\n')
+    .filter((l) => l && !/process\.env\.HMS_CONFIG\b/.test(l));
+  t.deepEqual(direct, [], 'HMS_ variables read directly');
 });
 
 test('--min-timestamp takes an ISO time or a date from 1970 on; anything else names the setting', (t) => {

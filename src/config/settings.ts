@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { COMPAT_MODES, type CompatMode } from '../ingest/message.js';
 import { isoToMicros } from '../ingest/timestamp.js';
 
 /**
- * One typed registry of daemon settings. Each has a flag, an environment variable and a config-file key;
- * an explicit flag wins over the environment, which wins over the file, which wins over the default.
- * Everything is validated once at start; errors name the setting in all three spellings.
+ * Typed registries of settings, one per command. Each setting is declared once, with its kind, default and
+ * doc; from that come its flag, its environment variable, its config-file key, its type in the config
+ * object, `--help` and the README table. An explicit flag wins over the environment, which wins over the
+ * file, which wins over the default. Everything is validated once at start; errors name the setting in all
+ * three spellings. Durations are microseconds in the config object; sizes are bytes; times epoch µs.
  */
 
-type Kind = 'port' | 'int' | 'bytes' | 'duration' | 'time' | 'string' | 'cron' | 'compat' | 'enum';
+type Kind = 'port' | 'int' | 'number' | 'bool' | 'bytes' | 'duration' | 'time' | 'string' | 'path' | 'cron' | 'compat' | 'enum';
 
 interface Spec {
   kind: Kind;
@@ -17,7 +21,138 @@ interface Spec {
   values?: readonly string[];
 }
 
-const SPECS = {
+/** The type a setting has in the config object. */
+type ValueOf<S extends Spec> = S extends { kind: 'enum'; values: readonly (infer V)[] }
+  ? V
+  : S['kind'] extends 'port' | 'int' | 'number' | 'bytes' | 'duration' | 'time'
+    ? number
+    : S['kind'] extends 'bool'
+      ? boolean
+      : S['kind'] extends 'compat'
+        ? ReadonlySet<CompatMode>
+        : string;
+
+export type SettingsOf<S extends Record<string, Spec>> = { readonly [K in keyof S]: ValueOf<S[K]> };
+
+export class ConfigError extends Error {
+  readonly code = 'HMS_ERR_CONFIG';
+}
+
+export const flagName = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+const DURATION = /^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)$/;
+const DURATION_US: Record<string, number> = { us: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6, d: 86400e6 };
+const BYTES = /^(\d+)(B|KiB|MiB|GiB)?$/;
+const BYTES_MUL: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+/** Parses "200ms", "5m", "1.5h" to microseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION.exec(text.trim());
+  return m ? Math.round(Number(m[1]) * DURATION_US[m[2]]) : undefined;
+}
+
+function convert(spec: Spec, raw: string, describe: string): unknown {
+  const bad = (expected: string) => new ConfigError(`${describe}: expected ${expected}, got ${JSON.stringify(raw)}`);
+  switch (spec.kind) {
+    case 'port': {
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw) || n > 65535) throw bad('a port number 0-65535');
+      return n;
+    }
+    case 'int': {
+      if (!/^\d+$/.test(raw)) throw bad('a non-negative integer');
+      return Number(raw);
+    }
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n) || n < 0) throw bad('a non-negative number');
+      return n;
+    }
+    case 'bool':
+      if (raw !== 'true' && raw !== 'false') throw bad('true or false');
+      return raw === 'true';
+    case 'bytes': {
+      const m = BYTES.exec(raw.trim());
+      if (!m || Number(m[1]) === 0) throw bad('a size such as 65536, 64KiB or 4MiB');
+      return Number(m[1]) * BYTES_MUL[m[2] ?? 'B'];
+    }
+    case 'duration': {
+      const us = parseDuration(raw);
+      if (us === undefined) throw bad('a duration such as 200ms, 30s, 5m or 1h');
+      return us;
+    }
+    case 'time': {
+      const us = isoToMicros(/^\d{4}-\d{2}-\d{2}$/.test(raw.trim()) ? `${raw.trim()}T00:00:00Z` : raw.trim());
+      if (us === undefined || us < 0) throw bad('an ISO-8601 time with a zone (or a date) from 1970 on, e.g. 2000-01-01T00:00:00Z');
+      return us;
+    }
+    case 'path':
+      return raw.startsWith('~/') ? join(homedir(), raw.slice(2)) : raw;
+    case 'cron': {
+      const fields = raw.trim().split(/\s+/);
+      if (raw.trim() !== 'off' && (fields.length < 5 || fields.length > 6)) throw bad('a cron expression (5 or 6 fields) or "off"');
+      return raw.trim();
+    }
+    case 'compat': {
+      const modes = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const m of modes) if (!COMPAT_MODES.includes(m as CompatMode)) throw bad(`a comma-separated list of ${COMPAT_MODES.join(', ')}`);
+      return new Set(modes as CompatMode[]);
+    }
+    case 'enum':
+      if (!spec.values?.includes(raw)) throw bad(`one of ${spec.values?.join(', ')}`);
+      return raw;
+    default:
+      return raw;
+  }
+}
+
+export interface ConfigSources {
+  flags: Partial<Record<string, string>>;
+  env: NodeJS.ProcessEnv;
+  /** Values from a config file, by key. */
+  file?: Record<string, unknown>;
+}
+
+/** One command's settings: resolve them from their sources, or list them for `--help` and the README. */
+export interface Settings<S extends Record<string, Spec>> {
+  readonly specs: S;
+  envName(name: keyof S & string): string;
+  /** Throws ConfigError naming the setting at fault, or an unknown flag or file key. */
+  load(sources: ConfigSources): SettingsOf<S>;
+  table(): { flag: string; env: string; key: string; default: string; doc: string }[];
+}
+
+export function defineSettings<const S extends Record<string, Spec>>(envPrefix: string, specs: S): Settings<S> {
+  const envName = (name: string) => `${envPrefix}${flagName(name).replace(/-/g, '_').toUpperCase()}`;
+  const describe = (name: string) => `--${flagName(name)} / ${envName(name)} / "${name}"`;
+  return {
+    specs,
+    envName,
+    load({ flags, env, file = {} }) {
+      for (const key of Object.keys(file)) {
+        if (!(key in specs)) throw new ConfigError(`config file: unknown setting "${key}" (known: ${Object.keys(specs).join(', ')})`);
+      }
+      for (const flag of Object.keys(flags)) {
+        if (!(flag in specs)) throw new ConfigError(`unknown option --${flagName(flag)}`);
+      }
+      const out: Record<string, unknown> = {};
+      for (const [name, spec] of Object.entries(specs)) {
+        const fileValue = file[name];
+        const raw = flags[name] ?? env[envName(name)] ?? (fileValue === undefined ? undefined : String(fileValue)) ?? spec.default;
+        out[name] = convert(spec, raw, describe(name));
+      }
+      return Object.freeze(out) as SettingsOf<S>;
+    },
+    table: () =>
+      Object.entries(specs).map(([name, s]) => ({ flag: `--${flagName(name)}`, env: envName(name), key: name, default: s.default, doc: s.doc })),
+  };
+}
+
+/** The daemon's settings. */
+export const DAEMON_SETTINGS = defineSettings('HMS_', {
   dataDir: { kind: 'string', default: './data', doc: 'Directory for segments, the local master dataset and the DuckDB file' },
   udpPort: { kind: 'port', default: '3500', doc: 'UDP port for health messages' },
   httpPort: { kind: 'port', default: '4000', doc: 'HTTP port for GraphQL, /health and /ready' },
@@ -45,13 +180,13 @@ const SPECS = {
   webhookGroupWait: { kind: 'duration', default: '10s', doc: 'Alerts changing within this window go out in one POST' },
   webhookRepeatInterval: { kind: 'duration', default: '4h', doc: 'Still-firing alerts are sent again this often' },
   alertRetention: { kind: 'duration', default: '30d', doc: 'Resolved alerts are deleted this long after they end' },
-  storage: { kind: 'enum', default: 'local', values: ['local', 'hdfs'], doc: 'Master dataset store: local files under the data dir, or HDFS over WebHDFS' },
+  storage: { kind: 'enum', default: 'local', values: ['local', 'hdfs'] as const, doc: 'Master dataset store: local files under the data dir, or HDFS over WebHDFS' },
   hdfsUrl: { kind: 'string', default: '', doc: 'WebHDFS namenode URL(s), comma-separated for HA, e.g. http://namenode:9870' },
   hdfsUser: { kind: 'string', default: '', doc: 'HDFS user for simple auth (WebHDFS user.name); empty: the cluster default' },
   hdfsRoot: { kind: 'string', default: '/hms', doc: 'HDFS directory; the master dataset is <root>/master' },
   hdfsCacheMax: { kind: 'bytes', default: '2GiB', doc: 'Local cache for master files staged from HDFS for the batch engine' },
-  batchEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb', 'mapreduce'], doc: 'Batch layer engine: DuckDB SQL here, or a Hadoop Streaming job' },
-  speedEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb', 'spark'], doc: 'Speed layer engine: DuckDB here, or Spark jobs' },
+  batchEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb', 'mapreduce'] as const, doc: 'Batch layer engine: DuckDB SQL here, or a Hadoop Streaming job' },
+  speedEngine: { kind: 'enum', default: 'duckdb', values: ['duckdb', 'spark'] as const, doc: 'Speed layer engine: DuckDB here, or Spark jobs' },
   hdfsFsUri: { kind: 'string', default: '', doc: 'Namenode RPC URI for Spark and MapReduce with --storage hdfs, e.g. hdfs://namenode:8020' },
   mapreduceSubmit: {
     kind: 'string',
@@ -59,136 +194,31 @@ const SPECS = {
     doc: '"local" (Hadoop LocalJobRunner in a JVM here) or the command that submits to a cluster, e.g. "hadoop jar /opt/hadoop/share/hadoop/tools/lib/hadoop-streaming-3.4.2.jar"',
   },
   mapreduceReduces: { kind: 'int', default: '1', doc: 'Reduce tasks of a MapReduce batch job' },
-  mapreduceJars: { kind: 'string', default: '', doc: 'Hadoop Streaming jars for --mapreduce-submit local; empty: ~/.cache/hms/mapreduce-jars (jobs/mapreduce/fetch-jars.sh)' },
+  mapreduceJars: { kind: 'path', default: '~/.cache/hms/mapreduce-jars', doc: 'Hadoop Streaming jars for --mapreduce-submit local (jobs/mapreduce/fetch-jars.sh puts them there)' },
+  sparkJars: { kind: 'path', default: '~/.cache/hms/spark-jars', doc: 'Spark jars for --speed-engine spark (jobs/spark/fetch-jars.sh puts them there)' },
   sparkMaster: { kind: 'string', default: 'local[2]', doc: 'Spark master URL for --speed-engine spark: local[N], yarn, spark://HOST:PORT' },
-  logLevel: { kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level' },
-} satisfies Record<string, Spec>;
+  logLevel: { kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, doc: 'Log level' },
+});
 
-export type SettingName = keyof typeof SPECS;
-
-export interface Config {
-  dataDir: string;
-  udpPort: number;
-  httpPort: number;
-  host: string;
-  maxDatagramBytes: number;
-  /** Microseconds. */
-  maxFutureSkew: number;
-  /** Epoch microseconds. */
-  minTimestamp: number;
-  compat: ReadonlySet<CompatMode>;
-  recvBuffer: number;
-  /** Milliseconds. */
-  flushInterval: number;
-  maxUnflushed: number;
-  segmentMaxBytes: number;
-  /** Milliseconds. */
-  segmentMaxAge: number;
-  shipSchedule: string;
-  batchSchedule: string;
-  speedSchedule: string;
-  /** Microseconds. */
-  allowedLateness: number;
-  rules: string;
+export type Config = SettingsOf<typeof DAEMON_SETTINGS.specs> & {
   /** The config file's inline "rules" object, when it has one instead of a file path. */
-  rulesInline: unknown;
-  healthSchedule: string;
-  webhookUrl: string;
-  /** Microseconds. */
-  webhookGroupWait: number;
-  /** Microseconds. */
-  webhookRepeatInterval: number;
-  /** Microseconds. */
-  alertRetention: number;
-  storage: string;
-  hdfsUrl: string;
-  hdfsUser: string;
-  hdfsRoot: string;
-  hdfsCacheMax: number;
-  batchEngine: string;
-  speedEngine: string;
-  hdfsFsUri: string;
-  mapreduceSubmit: string;
-  mapreduceReduces: number;
-  mapreduceJars: string;
-  sparkMaster: string;
-  logLevel: string;
-}
+  readonly rulesInline?: unknown;
+};
 
-export class ConfigError extends Error {
-  readonly code = 'HMS_ERR_CONFIG';
-}
+export type SettingName = keyof typeof DAEMON_SETTINGS.specs;
 
-export const flagName = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-export const envName = (name: string): string => `HMS_${flagName(name).replace(/-/g, '_').toUpperCase()}`;
-const describe = (name: string) => `--${flagName(name)} / ${envName(name)} / "${name}"`;
+export const envName = (name: SettingName): string => DAEMON_SETTINGS.envName(name);
+const describe = (name: SettingName) => `--${flagName(name)} / ${envName(name)} / "${name}"`;
 
-const DURATION = /^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)$/;
-const DURATION_US: Record<string, number> = { us: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6, d: 86400e6 };
-const BYTES = /^(\d+)(B|KiB|MiB|GiB)?$/;
-const BYTES_MUL: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-
-/** Parses "200ms", "5m", "1.5h" to microseconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = DURATION.exec(text.trim());
-  return m ? Math.round(Number(m[1]) * DURATION_US[m[2]]) : undefined;
-}
-
-function convert(name: SettingName, raw: string): unknown {
-  const spec: Spec = SPECS[name];
-  const bad = (expected: string) => new ConfigError(`${describe(name)}: expected ${expected}, got ${JSON.stringify(raw)}`);
-  switch (spec.kind) {
-    case 'port': {
-      const n = Number(raw);
-      if (!/^\d+$/.test(raw) || n > 65535) throw bad('a port number 0-65535');
-      return n;
-    }
-    case 'int': {
-      if (!/^\d+$/.test(raw)) throw bad('a non-negative integer');
-      return Number(raw);
-    }
-    case 'bytes': {
-      const m = BYTES.exec(raw.trim());
-      if (!m || Number(m[1]) === 0) throw bad('a size such as 65536, 64KiB or 4MiB');
-      return Number(m[1]) * BYTES_MUL[m[2] ?? 'B'];
-    }
-    case 'duration': {
-      const us = parseDuration(raw);
-      if (us === undefined) throw bad('a duration such as 200ms, 30s, 5m or 1h');
-      return us;
-    }
-    case 'time': {
-      const us = isoToMicros(/^\d{4}-\d{2}-\d{2}$/.test(raw.trim()) ? `${raw.trim()}T00:00:00Z` : raw.trim());
-      if (us === undefined || us < 0) throw bad('an ISO-8601 time with a zone (or a date) from 1970 on, e.g. 2000-01-01T00:00:00Z');
-      return us;
-    }
-    case 'cron': {
-      const fields = raw.trim().split(/\s+/);
-      if (raw.trim() !== 'off' && (fields.length < 5 || fields.length > 6)) throw bad('a cron expression (5 or 6 fields) or "off"');
-      return raw.trim();
-    }
-    case 'compat': {
-      const modes = raw.split(',').map((s) => s.trim()).filter(Boolean);
-      for (const m of modes) if (!COMPAT_MODES.includes(m as CompatMode)) throw bad(`a comma-separated list of ${COMPAT_MODES.join(', ')}`);
-      return new Set(modes as CompatMode[]);
-    }
-    case 'enum':
-      if (!spec.values?.includes(raw)) throw bad(`one of ${spec.values?.join(', ')}`);
-      return raw;
-    default:
-      return raw;
-  }
-}
-
-export interface ConfigSources {
+export interface DaemonConfigSources {
   flags: Partial<Record<string, string>>;
   env: NodeJS.ProcessEnv;
   /** Path of a JSON config file, from --config or HMS_CONFIG. */
   file?: string;
 }
 
-/** Resolves every setting from its sources. Throws ConfigError naming the setting at fault. */
-export function loadConfig({ flags, env, file }: ConfigSources): Readonly<Config> {
+/** Resolves every daemon setting from its sources. Throws ConfigError naming the setting at fault. */
+export function loadConfig({ flags, env, file }: DaemonConfigSources): Config {
   let fromFile: Record<string, unknown> = {};
   if (file) {
     try {
@@ -196,27 +226,24 @@ export function loadConfig({ flags, env, file }: ConfigSources): Readonly<Config
     } catch (err) {
       throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
     }
-    for (const key of Object.keys(fromFile)) {
-      if (!(key in SPECS)) throw new ConfigError(`config file ${file}: unknown setting "${key}" (known: ${Object.keys(SPECS).join(', ')})`);
-    }
   }
-  for (const flag of Object.keys(flags)) {
-    if (!(flag in SPECS)) throw new ConfigError(`unknown option --${flagName(flag)}`);
-  }
-  const out: Record<string, unknown> = {};
   // Rules may sit in the config file as an object rather than a path; they are parsed where they are used.
+  let rulesInline: unknown;
   if (typeof fromFile.rules === 'object' && fromFile.rules !== null) {
-    out.rulesInline = fromFile.rules;
+    rulesInline = fromFile.rules;
+    fromFile = { ...fromFile };
     delete fromFile.rules;
   }
-  for (const name of Object.keys(SPECS) as SettingName[]) {
-    const fileValue = fromFile[name];
-    const raw = flags[name] ?? env[envName(name)] ?? (fileValue === undefined ? undefined : String(fileValue)) ?? SPECS[name].default;
-    out[name] = convert(name, raw);
+  let settings: SettingsOf<typeof DAEMON_SETTINGS.specs>;
+  try {
+    settings = DAEMON_SETTINGS.load({ flags, env, file: fromFile });
+  } catch (err) {
+    if (err instanceof ConfigError && file && err.message.startsWith('config file:')) throw new ConfigError(err.message.replace('config file:', `config file ${file}:`));
+    throw err;
   }
-  const config = out as unknown as Config;
+  const config: Config = Object.freeze({ ...settings, rulesInline });
   checkHdfs(config);
-  return Object.freeze(config);
+  return config;
 }
 
 /** Settings that only make sense together are checked together. */
@@ -226,7 +253,10 @@ function checkHdfs(c: Config): void {
   if (engines.length && !/^hdfs:\/\/[^/]+/.test(c.hdfsFsUri)) {
     throw new ConfigError(`${describe('hdfsFsUri')}: ${engines.join(' and ')} with --storage hdfs need the namenode RPC URI, e.g. hdfs://namenode:8020`);
   }
-  const urls = c.hdfsUrl.split(',').map((u) => u.trim()).filter(Boolean);
+  const urls = c.hdfsUrl
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
   if (urls.length === 0) throw new ConfigError(`${describe('hdfsUrl')}: required with --storage hdfs, e.g. http://namenode:9870`);
   for (const u of urls) {
     if (!/^https?:\/\/[^/]+/.test(u)) throw new ConfigError(`${describe('hdfsUrl')}: expected http(s)://HOST:PORT, got ${JSON.stringify(u)}`);
@@ -235,11 +265,19 @@ function checkHdfs(c: Config): void {
 }
 
 /** Rows for the README's configuration table and `hms daemon --help`. */
-export const settingsTable = (): { flag: string; env: string; key: string; default: string; doc: string }[] =>
-  (Object.entries(SPECS) as [SettingName, Spec][]).map(([name, s]) => ({
-    flag: `--${flagName(name)}`,
-    env: envName(name),
-    key: name,
-    default: s.default,
-    doc: s.doc,
-  }));
+export const settingsTable = () => DAEMON_SETTINGS.table();
+
+/** `hms tui`. */
+export const TUI_SETTINGS = defineSettings('HMS_', {
+  url: { kind: 'string', default: 'http://127.0.0.1:4000/graphql', doc: "The daemon's GraphQL endpoint" },
+});
+
+/** `hms mock`. */
+export const MOCK_SETTINGS = defineSettings('HMS_MOCK_', {
+  target: { kind: 'string', default: '127.0.0.1:3500', doc: "HOST:PORT of the daemon's UDP socket" },
+  services: { kind: 'int', default: '8', doc: 'Services in the fleet' },
+  rate: { kind: 'number', default: '1', doc: 'Messages per second from each service' },
+  duration: { kind: 'number', default: '0', doc: 'Seconds to send for; 0: until stopped' },
+  seed: { kind: 'int', default: '1', doc: 'Seed of the fleet (the same seed sends the same values)' },
+  real: { kind: 'bool', default: 'false', doc: "Every service reports this host's real CPU, RAM and disk instead of simulated behaviours" },
+});

@@ -67,7 +67,7 @@ export class HealthService {
     const silences = (await store.silences(startUs)).map(activeSilence);
     const service = new HealthService(evaluator, store, silences, config, log, now);
     if (config.webhook?.url) {
-      service.notifier = new WebhookNotifier(config.webhook, log.child({ module: 'webhook' }), (a) => service.isSilenced(a, service.now()));
+      service.notifier = new WebhookNotifier(config.webhook, log.child({ notifier: 'webhook' }), (a) => service.isSilenced(a, service.now()));
       service.notifier.restore(firing, startUs);
     }
     if (firing.length) log.info({ alerts: firing.length }, 'firing alerts restored for re-evaluation');

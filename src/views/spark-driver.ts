@@ -2,7 +2,6 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -32,19 +31,13 @@ export interface SparkRuntime {
   jobDir: string;
 }
 
-export const sparkJarCache = (): string => process.env.HMS_JAR_CACHE_SPARK ?? join(homedir(), '.cache', 'hms', 'spark-jars');
-
 const DRIVER_CLASS = 'HmsSparkDriver';
 
 /** jobs/spark from the source tree (src/views) or the build output (dist/src/views). */
 export function sparkJobDir(): string {
-  const candidates = [
-    process.env.HMS_SPARK_JOB_DIR,
-    join(import.meta.dirname, '..', '..', 'jobs', 'spark'),
-    join(import.meta.dirname, '..', '..', '..', 'jobs', 'spark'),
-  ];
-  const found = candidates.find((d) => d && existsSync(join(d, `${DRIVER_CLASS}.java`)));
-  if (!found) throw new Error(`Spark engine: jobs/spark/${DRIVER_CLASS}.java not found (set HMS_SPARK_JOB_DIR)`);
+  const candidates = [join(import.meta.dirname, '..', '..', 'jobs', 'spark'), join(import.meta.dirname, '..', '..', '..', 'jobs', 'spark')];
+  const found = candidates.find((d) => existsSync(join(d, `${DRIVER_CLASS}.java`)));
+  if (!found) throw new Error(`Spark engine: jobs/spark/${DRIVER_CLASS}.java is not next to the program (looked in ${candidates.join(', ')})`);
   return found;
 }
 
@@ -63,26 +56,26 @@ async function tool(name: string): Promise<void> {
 }
 
 /**
- * Makes sure the jars of jobs/spark/pom.xml are cached (running fetch-jars.sh, which needs mvn, when
- * `fetch` is set) and the driver is compiled against them; throws with the reason when it cannot.
+ * Makes sure the jars of jobs/spark/pom.xml are cached in `jars` (running fetch-jars.sh, which needs mvn,
+ * when `fetch` is set) and the driver is compiled against them; throws with the reason when it cannot.
  * The compiled driver lives in the cache, keyed by its source and the pom, and is built once.
  */
-export async function prepareSparkRuntime(opts: { fetch?: boolean } = {}): Promise<SparkRuntime> {
+export async function prepareSparkRuntime(opts: { jars: string; fetch?: boolean }): Promise<SparkRuntime> {
   for (const t of ['java', 'javac', 'jar']) await tool(t);
   const jobDir = sparkJobDir();
-  const jars = sparkJarCache();
+  const { jars } = opts;
   const pom = await readFile(join(jobDir, 'pom.xml'));
   const marker = join(jars, '.complete');
   const complete = async () => (await readFile(marker, 'utf8').catch(() => '')).trim() === sha256(pom);
   if (!(await complete())) {
-    if (!opts.fetch) throw new Error(`Spark engine: the Spark jars are not in ${jars}; run jobs/spark/fetch-jars.sh`);
+    if (!opts.fetch) throw new Error(`Spark engine: the Spark jars are not in ${jars} (--spark-jars); run jobs/spark/fetch-jars.sh`);
     try {
       await run('mvn', ['-v']);
     } catch {
       throw new Error(`Spark engine: the Spark jars are not in ${jars} and mvn is not on PATH to fetch them`);
     }
     try {
-      await run('bash', [join(jobDir, 'fetch-jars.sh')], { maxBuffer: 16 << 20 });
+      await run('bash', [join(jobDir, 'fetch-jars.sh')], { maxBuffer: 16 << 20, env: { ...process.env, HMS_SPARK_JARS: jars } });
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       throw new Error(`Spark engine: jobs/spark/fetch-jars.sh failed: ${(e.stderr || e.message).slice(-2000)}`);

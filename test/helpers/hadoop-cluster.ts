@@ -23,7 +23,8 @@ const FETCH_JARS = join(import.meta.dirname, '..', '..', 'jobs', 'hadoop', 'fetc
 const POM = join(import.meta.dirname, '..', '..', 'jobs', 'hadoop', 'pom.xml');
 const JVM_OPTS = ['-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.net.preferIPv4Stack=true'];
 
-export const jarCache = (): string => process.env.HMS_JAR_CACHE ?? join(homedir(), '.cache', 'hms', 'hadoop-jars');
+/** The test harness's Hadoop jars (MiniDFSCluster, YARN mini cluster): jobs/hadoop/fetch-jars.sh, HMS_HADOOP_JARS. */
+export const jarCache = (): string => process.env.HMS_HADOOP_JARS ?? join(homedir(), '.cache', 'hms', 'hadoop-jars');
 
 const LAUNCHER = `
 import java.io.*;

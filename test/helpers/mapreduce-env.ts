@@ -7,9 +7,10 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadConfig } from '../../src/config/settings.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -17,7 +18,8 @@ export const TASK_SOURCES = join(ROOT, 'jobs', 'mapreduce', 'task');
 const FETCH_JARS = join(ROOT, 'jobs', 'mapreduce', 'fetch-jars.sh');
 const POM = join(ROOT, 'jobs', 'mapreduce', 'pom.xml');
 
-export const mapreduceJarCache = (): string => process.env.HMS_JAR_CACHE_MR ?? join(homedir(), '.cache', 'hms', 'mapreduce-jars');
+/** Where the daemon finds the Hadoop Streaming jars: its own setting (--mapreduce-jars / HMS_MAPREDUCE_JARS). */
+export const mapreduceJarCache = (): string => loadConfig({ flags: {}, env: process.env }).mapreduceJars;
 
 let compiled: Promise<string> | undefined;
 

@@ -3,6 +3,7 @@
  * (start-up is the expensive part), and the one test that stands for a Spark suite that cannot run here.
  */
 import type { TestFn } from 'ava';
+import { loadConfig } from '../../src/config/settings.js';
 import type { MasterStore } from '../../src/storage/store.js';
 import { prepareSparkRuntime, SparkDriver, type SparkRuntime } from '../../src/views/spark-driver.js';
 import { SparkSpeedLayer } from '../../src/views/speed-spark.js';
@@ -15,7 +16,7 @@ let availability: Promise<SparkAvailability> | undefined;
 
 /** Java, the cached jars (fetched with Maven when missing) and the compiled driver; asked once per process. */
 export function sparkAvailable(): Promise<SparkAvailability> {
-  availability ??= prepareSparkRuntime({ fetch: true }).then(
+  availability ??= prepareSparkRuntime({ jars: loadConfig({ flags: {}, env: process.env }).sparkJars, fetch: true }).then(
     (runtime): SparkAvailability => ({ ok: true, runtime }),
     (err: Error): SparkAvailability => ({ ok: false, why: err.message }),
   );

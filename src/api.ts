@@ -1,168 +1,28 @@
 /**
- * The daemon's query-side contract: what the GraphQL layer (graphql/) may ask of the core.
- * Times are epoch microseconds here; the GraphQL layer converts them to and from ISO-8601 `DateTime`.
- * Shapes mirror the GraphQL surface in the design (names are a contract).
+ * The daemon's query-side contract: what the GraphQL layer (graphql/) may ask of the core. The shapes are
+ * the schema's own types (generated from graphql/sdl.ts), with times as epoch microseconds; the GraphQL
+ * layer converts them to and from ISO-8601 `DateTime`.
  */
+import type { Alert, BatchRun, Bucket, Pipeline, ServiceHealth, ServiceSeries, ServiceStats, Silence, Step } from '../graphql/generated/types.js';
 
-export type Health = 'OK' | 'WARN' | 'CRIT' | 'SILENT';
-export type Step = 'MINUTE' | 'HOUR' | 'DAY';
 
-export interface ServiceHealth {
-  service: string;
-  health: Health;
-  /** Why the health is not OK (empty when OK). */
-  reasons: string[];
-  /** Receive time of the newest message. */
-  lastSeen: number;
-  cpu: number;
-  ramUsed: number;
-  diskUsed: number;
-  ramFreeGb: number;
-  diskFreeGb: number;
-  /** When disk used % reaches 100 at the recent trend; null or absent when there is no trustworthy upward trend. */
-  diskFullAt?: number | null;
-  /** As diskFullAt, for RAM. */
-  ramFullAt?: number | null;
-}
-
-export interface Resource {
-  mean: number;
-  min: number;
-  max: number;
-  peakAt: number;
-}
-
-export interface ServiceStats {
-  service: string;
-  count: number;
-  batchCount: number;
-  realtimeCount: number;
-  cpu: Resource;
-  ram: Resource;
-  disk: Resource;
-}
-
-export interface Bucket {
-  start: number;
-  count: number;
-  cpu: Resource;
-  ram: Resource;
-  disk: Resource;
-}
-
-/** Minute buckets of one service. */
-export interface ServiceSeries {
-  service: string;
-  buckets: Bucket[];
-}
-
-export interface BatchRun {
-  id: string;
-  engine: string;
-  /** RUNNING | SUCCEEDED | FAILED */
-  status: string;
-  /** INCREMENTAL | FULL */
-  mode: string;
-  startedAt: number;
-  finishedAt: number | null;
-  watermark: number | null;
-  records: number | null;
-  partitions: number | null;
-  error: string | null;
-  /** While a MapReduce job runs: its map and reduce progress, percent. */
-  mapProgress?: number;
-  reduceProgress?: number;
-}
-
-export interface ReasonCount {
-  reason: string;
-  count: number;
-}
-
-export interface Pipeline {
-  received: number;
-  accepted: number;
-  rejected: number;
-  late: number;
-  kernelDrops: number | null;
-  rejectedBy: ReasonCount[];
-  /** Messages accepted through each compatibility mode. */
-  compat: ReasonCount[];
-  /** A bounded sample of the latest rejected datagrams. */
-  rejectedSample: RejectedDatagram[];
-  /** Receive buffer size granted by the kernel (bytes). */
-  recvBufferBytes: number;
-  watermark: number | null;
-  lastBatch: BatchRun | null;
-  backlogSegments: number;
-  storage: string;
-  batchEngine: string;
-  speedEngine: string;
-  /** Accepted messages per second over the last few seconds. */
-  messagesPerSecond: number;
-  startedAt: number;
-  jobs: JobStatus[];
-  /** Messages accepted but not yet fsynced to the write-ahead segment. */
-  unflushed: number;
-  /** Accepted text waiting in memory (segment or speed layer), bytes; bounded by --max-unflushed. */
-  unflushedBytes: number;
-  /** While the write-ahead segments cannot be written: the error, and since when (epoch µs). */
-  storageError: string | null;
-  storageErrorSince: number | null;
-  /** Unreadable lines moved out of the daemon's own files into the quarantine, over the data dir's life. */
-  quarantinedLines: number;
-}
-
-export interface JobStatus {
-  name: string;
-  schedule: string;
-  runs: number;
-  failures: number;
-  /** Ticks skipped because the previous run was still going. */
-  skipped: number;
-  lastStartedAt: number | null;
-  lastDurationMs: number | null;
-  lastError: string | null;
-}
-
-export interface RejectedDatagram {
-  at: number;
-  reason: string;
-  detail: string;
-  from: string;
-  /** The first bytes of the datagram, as text. */
-  excerpt: string;
-}
-
-export type AlertState = 'FIRING' | 'RESOLVED';
-
-/** One alert episode of one rule on one service, from firing to resolution. */
-export interface Alert {
-  id: string;
-  service: string;
-  /** cpu | ram | disk | diskFree | silent | diskFull | ramFull */
-  rule: string;
-  severity: Health;
-  state: AlertState;
-  /** When the condition began (for `silent`: the last message before the silence). */
-  startedAt: number;
-  endedAt: number | null;
-  /** At firing: percent (cpu, ram, disk), GB (diskFree), seconds without a message (silent), hours until full (forecasts). */
-  value: number | null;
-  message: string;
-  /** Matched by an active silence now: no notifications are sent for it. */
-  silenced: boolean;
-}
-
-export interface Silence {
-  id: string;
-  /** A service name or a glob (`payments-*`). */
-  service: string;
-  /** Only this rule; null silences every rule of the matching services. */
-  rule: string | null;
-  until: number;
-  reason: string | null;
-}
+export type {
+  Alert,
+  AlertState,
+  BatchRun,
+  Bucket,
+  Health,
+  JobStatus,
+  Pipeline,
+  ReasonCount,
+  RejectedDatagram,
+  Resource,
+  ServiceHealth,
+  ServiceSeries,
+  ServiceStats,
+  Silence,
+  Step,
+} from '../graphql/generated/types.js';
 
 export interface AlertFilter {
   /** true: only FIRING; false: only RESOLVED; absent: both. */

@@ -18,6 +18,25 @@ import type {
   Step,
   Unsubscribe,
 } from './types.js';
+import type {
+  AlertsQuery,
+  HistoryQuery,
+  PipelineSubscription,
+  RunBatchMutation,
+  SeriesQuery,
+  ServicesSubscription,
+  StatsQuery,
+} from './generated/operations.js';
+import {
+  ALERTS_QUERY,
+  ALERTS_SUBSCRIPTION,
+  HISTORY_QUERY,
+  PIPELINE_SUBSCRIPTION,
+  RUN_BATCH_MUTATION,
+  SERIES_QUERY,
+  SERVICES_SUBSCRIPTION,
+  STATS_QUERY,
+} from './operations.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:4000/graphql';
 
@@ -53,63 +72,14 @@ export function backoffDelay(retries: number, baseMs: number, maxMs: number, ran
 
 // ---- wire shapes (DateTime arrives as ISO-8601 text) ----
 
-const RESOURCE = 'mean min max peakAt';
-const BATCH = 'id engine status mode startedAt finishedAt watermark records partitions error mapProgress reduceProgress';
-const ALERT = 'id service rule severity state startedAt endedAt value message silenced';
-
-export const SERVICES_SUBSCRIPTION = `subscription Services {
-  services { service health reasons lastSeen cpu ramUsed diskUsed ramFreeGb diskFreeGb diskFullAt ramFullAt }
-}`;
-export const PIPELINE_SUBSCRIPTION = `subscription Pipeline {
-  pipeline {
-    received accepted rejected late kernelDrops rejectedBy { reason count } watermark
-    lastBatch { ${BATCH} } backlogSegments storage batchEngine speedEngine messagesPerSecond recvBufferBytes startedAt
-    unflushedBytes storageError quarantinedLines
-  }
-}`;
-export const STATS_QUERY = `query Stats($from: DateTime!, $to: DateTime!, $service: String) {
-  stats(from: $from, to: $to, service: $service) {
-    service count batchCount realtimeCount cpu { ${RESOURCE} } ram { ${RESOURCE} } disk { ${RESOURCE} }
-  }
-}`;
-export const SERIES_QUERY = `query Series($service: String!, $from: DateTime!, $to: DateTime!, $step: Step!) {
-  series(service: $service, from: $from, to: $to, step: $step) {
-    start count cpu { ${RESOURCE} } ram { ${RESOURCE} } disk { ${RESOURCE} }
-  }
-}`;
-// Only the peaks the sparklines draw, for every service at once: about a quarter of the bytes of whole buckets.
-export const HISTORY_QUERY = `query History($from: DateTime!, $to: DateTime!, $services: [String!]) {
-  history(from: $from, to: $to, services: $services) { service buckets { start cpu { max } ram { max } } }
-}`;
-export const ALERTS_QUERY = `query Alerts($active: Boolean) { alerts(active: $active) { ${ALERT} } }`;
-export const ALERTS_SUBSCRIPTION = `subscription Alerts { alerts { ${ALERT} } }`;
-export const RUN_BATCH_MUTATION = `mutation RunBatch($full: Boolean) { runBatch(full: $full) { ${BATCH} } }`;
-
-type WireResource = Omit<ResourceStat, 'peakAt'> & { peakAt: string };
-type WireService = Omit<ServiceRow, 'lastSeen' | 'diskFullAt' | 'ramFullAt'> & {
-  lastSeen: string;
-  diskFullAt?: string | null;
-  ramFullAt?: string | null;
-};
-type WireHistory = { service: string; buckets: { start: string; cpu: { max: number }; ram: { max: number } }[] };
-type WireAlert = Omit<AlertView, 'startedAt' | 'endedAt' | 'state'> & { state: string; startedAt: string; endedAt: string | null };
-type WireStats = Omit<ServiceStatsView, 'cpu' | 'ram' | 'disk'> & { cpu: WireResource; ram: WireResource; disk: WireResource };
-type WireBucket = Omit<BucketView, 'start' | 'cpu' | 'ram' | 'disk'> & {
-  start: string;
-  cpu: WireResource;
-  ram: WireResource;
-  disk: WireResource;
-};
-type WireBatch = Omit<BatchRunView, 'startedAt' | 'finishedAt' | 'watermark'> & {
-  startedAt: string;
-  finishedAt: string | null;
-  watermark: string | null;
-};
-type WirePipeline = Omit<PipelineView, 'watermark' | 'startedAt' | 'lastBatch'> & {
-  watermark: string | null;
-  startedAt: string;
-  lastBatch: WireBatch | null;
-};
+type WireService = ServicesSubscription['services'][number];
+type WireResource = StatsQuery['stats'][number]['cpu'];
+type WireStats = StatsQuery['stats'][number];
+type WireBucket = SeriesQuery['series'][number];
+type WireHistory = HistoryQuery['history'][number];
+type WireAlert = AlertsQuery['alerts'][number];
+type WireBatch = RunBatchMutation['runBatch'];
+type WirePipeline = PipelineSubscription['pipeline'];
 
 const ms = (iso: unknown): number => {
   const t = typeof iso === 'string' ? Date.parse(iso) : Number.NaN;
@@ -131,7 +101,7 @@ export const toHistory = (w: WireHistory): ServiceHistory => ({
 });
 export function toAlert(w: WireAlert): AlertView {
   if (w.state !== 'FIRING' && w.state !== 'RESOLVED') throw new Error(`unknown alert state ${JSON.stringify(w.state)}`);
-  return { ...w, state: w.state, startedAt: ms(w.startedAt), endedAt: msOrNull(w.endedAt) };
+  return { ...w, startedAt: ms(w.startedAt), endedAt: msOrNull(w.endedAt) };
 }
 export const toBatchRun = (w: WireBatch): BatchRunView => ({
   ...w,

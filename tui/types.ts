@@ -1,119 +1,41 @@
 /**
- * What the dashboard works with: the GraphQL shapes of design.md with every DateTime turned into epoch
- * milliseconds (the unit of Date.now()), so components compare times without parsing.
+ * What the dashboard works with: the results of its GraphQL documents (types generated from the schema and
+ * tui/operations.ts into tui/generated/operations.ts) with every DateTime turned into epoch milliseconds (the
+ * unit of Date.now()), so components compare times without parsing. No shape is written here by hand.
  */
-import type { Health, Step } from '../src/api.js';
+import type {
+  AlertsQuery,
+  Step,
+  HistoryQuery,
+  PipelineSubscription,
+  RunBatchMutation,
+  SeriesQuery,
+  ServicesSubscription,
+  StatsQuery,
+} from './generated/operations.js';
 
-export type { Health, Step };
+export type { AlertState, Health, Step } from './generated/operations.js';
 
-export interface ServiceRow {
-  service: string;
-  health: Health;
-  /** Why the health is not OK (empty when OK). */
-  reasons: string[];
-  /** Epoch ms of the newest message. */
-  lastSeen: number;
-  cpu: number;
-  ramUsed: number;
-  diskUsed: number;
-  ramFreeGb: number;
-  diskFreeGb: number;
-  /** Epoch ms when disk used reaches 100 % at the recent trend; null without a trustworthy upward trend. */
-  diskFullAt: number | null;
-  /** As diskFullAt, for RAM. */
-  ramFullAt: number | null;
-}
+/** A wire shape with its DateTime fields `K` as epoch ms (null stays null). */
+type WithTimes<T, K extends keyof T> = Omit<T, K> & { [P in K]: null extends T[P] ? number | null : number };
 
-export interface ResourceStat {
-  mean: number;
-  min: number;
-  max: number;
-  /** Epoch ms of the max. */
-  peakAt: number;
-}
+type WireStats = StatsQuery['stats'][number];
+type WireBucket = SeriesQuery['series'][number];
 
-export interface ServiceStatsView {
-  service: string;
-  count: number;
-  batchCount: number;
-  realtimeCount: number;
-  cpu: ResourceStat;
-  ram: ResourceStat;
-  disk: ResourceStat;
-}
-
-export interface BucketView {
-  start: number;
-  count: number;
-  cpu: ResourceStat;
-  ram: ResourceStat;
-  disk: ResourceStat;
-}
-
+export type ServiceRow = WithTimes<ServicesSubscription['services'][number], 'lastSeen' | 'diskFullAt' | 'ramFullAt'>;
+export type ResourceStat = WithTimes<WireStats['cpu'], 'peakAt'>;
+export type ServiceStatsView = Omit<WireStats, 'cpu' | 'ram' | 'disk'> & { cpu: ResourceStat; ram: ResourceStat; disk: ResourceStat };
+export type BucketView = Omit<WithTimes<WireBucket, 'start'>, 'cpu' | 'ram' | 'disk'> & { cpu: ResourceStat; ram: ResourceStat; disk: ResourceStat };
 /** One alert episode of one rule on one service, from firing to resolution. */
-export interface AlertView {
-  id: string;
-  service: string;
-  /** cpu | ram | disk | diskFree | silent | diskFull | ramFull */
-  rule: string;
-  severity: Health;
-  state: 'FIRING' | 'RESOLVED';
-  /** Epoch ms when the condition began. */
-  startedAt: number;
-  endedAt: number | null;
-  /** At firing: % (cpu, ram, disk), GB (diskFree), seconds without a message (silent), hours until full (forecasts). */
-  value: number | null;
-  message: string;
-  /** Covered by a silence in force: no notifications are sent for it. */
-  silenced: boolean;
-}
+export type AlertView = WithTimes<AlertsQuery['alerts'][number], 'startedAt' | 'endedAt'>;
+export type BatchRunView = WithTimes<RunBatchMutation['runBatch'], 'startedAt' | 'finishedAt' | 'watermark'>;
+export type PipelineView = Omit<WithTimes<PipelineSubscription['pipeline'], 'watermark' | 'startedAt'>, 'lastBatch'> & { lastBatch: BatchRunView | null };
 
-/** The per-minute peaks of one service, as the sparklines need them (from the `history` query). */
+/** The per-minute peaks of one service, as the sparklines draw them (from the `history` query). */
 export interface ServiceHistory {
-  service: string;
+  service: HistoryQuery['history'][number]['service'];
   /** Oldest first; `cpu` and `ram` are the highest value seen in the minute starting at `start`. */
   minutes: { start: number; cpu: number; ram: number }[];
-}
-
-export interface BatchRunView {
-  id: string;
-  engine: string;
-  /** RUNNING | SUCCEEDED | FAILED */
-  status: string;
-  /** INCREMENTAL | FULL */
-  mode: string;
-  startedAt: number;
-  finishedAt: number | null;
-  watermark: number | null;
-  records: number | null;
-  partitions: number | null;
-  error: string | null;
-  /** While a MapReduce job runs: map and reduce progress, percent. */
-  mapProgress?: number | null;
-  reduceProgress?: number | null;
-}
-
-export interface PipelineView {
-  received: number;
-  accepted: number;
-  rejected: number;
-  late: number;
-  kernelDrops: number | null;
-  rejectedBy: { reason: string; count: number }[];
-  watermark: number | null;
-  lastBatch: BatchRunView | null;
-  backlogSegments: number;
-  storage: string;
-  batchEngine: string;
-  speedEngine: string;
-  messagesPerSecond: number;
-  recvBufferBytes: number;
-  startedAt: number;
-  /** Accepted bytes waiting in memory while the disk fails. */
-  unflushedBytes: number;
-  /** Why the write-ahead segments cannot be written; null while they can. */
-  storageError: string | null;
-  quarantinedLines: number;
 }
 
 export type ConnectionState =

@@ -81,6 +81,8 @@ export class BatchLayer {
       records: null,
       partitions: null,
       error: null,
+      mapProgress: null,
+      reduceProgress: null,
     };
     this.current = run;
     await this.conn.run('INSERT INTO batch_runs VALUES ($id, $engine, $mode, $status, $started, NULL, NULL, NULL, NULL, NULL)', {
@@ -200,6 +202,8 @@ export class BatchLayer {
       records: num(r.records),
       partitions: num(r.partitions),
       error: r.error === null ? null : String(r.error),
+      mapProgress: null,
+      reduceProgress: null,
     };
   }
 

@@ -20,6 +20,8 @@ export const SERVICES: ServiceHealth[] = [
     diskUsed: 58.92578125,
     ramFreeGb: 12.5,
     diskFreeGb: 210.3,
+    diskFullAt: null,
+    ramFullAt: null,
   },
   {
     service: 'payments',
@@ -31,6 +33,8 @@ export const SERVICES: ServiceHealth[] = [
     diskUsed: 99.5,
     ramFreeGb: 1.92,
     diskFreeGb: 0.64,
+    diskFullAt: null,
+    ramFullAt: null,
   },
 ];
 
@@ -59,6 +63,8 @@ export const RUN: BatchRun = {
   records: 123_456,
   partitions: 3,
   error: null,
+  mapProgress: null,
+  reduceProgress: null,
 };
 
 export const PIPELINE: Pipeline = {

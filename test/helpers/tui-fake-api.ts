@@ -62,6 +62,7 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
           diskFreeGb: 500 - ((i * 3) % 65) * 5,
           // Every fourth service fills its disk: full in five hours.
           diskFullAt: i % 4 === 0 ? (t + 5 * 3_600_000) * US : null,
+          ramFullAt: null,
         };
       });
     },
@@ -152,6 +153,8 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
     records: 1234,
     partitions: 2,
     error: null,
+    mapProgress: null,
+    reduceProgress: null,
   });
   return api;
 }

@@ -102,6 +102,8 @@ export function pipeline(over: Partial<PipelineView> = {}): PipelineView {
       records: 1_200_000,
       partitions: 3,
       error: null,
+      mapProgress: null,
+      reduceProgress: null,
     },
     backlogSegments: 2,
     storage: 'local',

@@ -1,0 +1,163 @@
+/**
+ * The GraphQL surface: the contract of design.md ("names are a contract") and the fields added since. This
+ * is the one source of it: the resolver types (graphql/generated/types.ts, the core's shapes with times as
+ * epoch microseconds) and the dashboard's operation types (tui/generated/operations.ts) are generated from
+ * it by `npm run codegen`, and a test fails when they are stale.
+ */
+export const typeDefs = /* GraphQL */ `
+  "ISO-8601 UTC"
+  scalar DateTime
+  enum Health { OK WARN CRIT SILENT }
+  enum Step { MINUTE HOUR DAY }
+  enum AlertState { FIRING RESOLVED }
+
+  type Query {
+    services: [ServiceHealth!]!
+    "Window [from, to); unaligned bounds widen to whole minutes."
+    stats(from: DateTime!, to: DateTime!, service: String): [ServiceStats!]!
+    series(service: String!, from: DateTime!, to: DateTime!, step: Step!): [Bucket!]!
+    "Minute buckets of every service (or the named ones) over at most 6 hours, in one answer: sparklines."
+    history(from: DateTime!, to: DateTime!, services: [String!]): [ServiceSeries!]!
+    pipeline: Pipeline!
+    "Newest first (at most 1000). active: true gives FIRING alerts only, false RESOLVED only."
+    alerts(active: Boolean, service: String): [Alert!]!
+    "Silences in force now."
+    silences: [Silence!]!
+  }
+  type Mutation {
+    "Incremental unless full is true."
+    runBatch(full: Boolean): BatchRun!
+    "Suppresses notifications for matching alerts until the given time. service may be a glob (payments-*); no rule means every rule."
+    silence(service: String!, rule: String, until: DateTime!, reason: String): Silence!
+    "Ends a silence now; false when no silence in force has that id."
+    unsilence(id: String!): Boolean!
+  }
+  type Subscription {
+    services: [ServiceHealth!]!
+    pipeline: Pipeline!
+    "Every alert state change (FIRING, RESOLVED), as it happens."
+    alerts: Alert!
+  }
+
+  type ServiceSeries {
+    service: String!
+    buckets: [Bucket!]!
+  }
+  type ServiceHealth {
+    service: String!
+    health: Health!
+    "Why health is not OK; empty when OK."
+    reasons: [String!]!
+    lastSeen: DateTime!
+    cpu: Float!
+    ramUsed: Float!
+    diskUsed: Float!
+    ramFreeGb: Float!
+    diskFreeGb: Float!
+    "When disk used reaches 100% at the recent least-squares trend; null without a trustworthy upward trend."
+    diskFullAt: DateTime
+    "As diskFullAt, for RAM."
+    ramFullAt: DateTime
+  }
+  type Alert {
+    id: String!
+    service: String!
+    "cpu | ram | disk | diskFree | silent | diskFull | ramFull"
+    rule: String!
+    severity: Health!
+    state: AlertState!
+    "When the condition began (silent: the last message before the silence)."
+    startedAt: DateTime!
+    endedAt: DateTime
+    "At firing: percent (cpu, ram, disk), GB (diskFree), seconds without a message (silent), hours until full (diskFull, ramFull)."
+    value: Float
+    message: String!
+    "Covered by a silence in force now: no notifications are sent for it."
+    silenced: Boolean!
+  }
+  type Silence {
+    id: String!
+    "A service name or glob."
+    service: String!
+    "Null: every rule."
+    rule: String
+    until: DateTime!
+    reason: String
+  }
+  "ram and disk are used-percent."
+  type Resource { mean: Float!  min: Float!  max: Float!  peakAt: DateTime! }
+  type ServiceStats {
+    service: String!
+    count: Float!
+    batchCount: Float!
+    realtimeCount: Float!
+    cpu: Resource!
+    ram: Resource!
+    disk: Resource!
+  }
+  type Bucket { start: DateTime!  count: Float!  cpu: Resource!  ram: Resource!  disk: Resource! }
+  type Pipeline {
+    received: Float!
+    accepted: Float!
+    rejected: Float!
+    late: Float!
+    kernelDrops: Float
+    rejectedBy: [ReasonCount!]!
+    "Messages accepted through each compatibility mode."
+    compat: [ReasonCount!]!
+    "A bounded sample of the latest rejected datagrams."
+    rejectedSample: [RejectedDatagram!]!
+    "UDP receive buffer granted by the kernel, bytes."
+    recvBufferBytes: Float!
+    watermark: DateTime
+    lastBatch: BatchRun
+    backlogSegments: Float!
+    storage: String!
+    batchEngine: String!
+    speedEngine: String!
+    "Accepted messages per second over the last few seconds."
+    messagesPerSecond: Float!
+    startedAt: DateTime!
+    "Scheduled jobs (ship, batch, speed, health): runs, failures, skipped overlapping ticks, the last error."
+    jobs: [JobStatus!]!
+    "Messages accepted but not yet fsynced to the write-ahead segment."
+    unflushed: Float!
+    "Accepted text waiting in memory (write-ahead segment or speed layer), bytes; at --max-unflushed new datagrams are rejected as storage_unavailable."
+    unflushedBytes: Float!
+    "While the write-ahead segments cannot be written (a full disk): the error. Null when writes work."
+    storageError: String
+    "When the current storage error began."
+    storageErrorSince: DateTime
+    "Unreadable lines moved from the daemon's own files to the quarantine, over the life of the data directory."
+    quarantinedLines: Float!
+  }
+  type JobStatus {
+    name: String!
+    schedule: String!
+    runs: Float!
+    failures: Float!
+    skipped: Float!
+    lastStartedAt: DateTime
+    lastDurationMs: Float
+    lastError: String
+  }
+  type ReasonCount { reason: String!  count: Float! }
+  type RejectedDatagram { at: DateTime!  reason: String!  detail: String!  from: String!  excerpt: String! }
+  type BatchRun {
+    id: String!
+    engine: String!
+    "RUNNING | SUCCEEDED | FAILED"
+    status: String!
+    "INCREMENTAL | FULL"
+    mode: String!
+    startedAt: DateTime!
+    finishedAt: DateTime
+    watermark: DateTime
+    records: Float
+    partitions: Float
+    error: String
+    "While a MapReduce job runs: map and reduce progress, percent."
+    mapProgress: Float
+    reduceProgress: Float
+  }
+`;

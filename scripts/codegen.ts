@@ -1,13 +1,14 @@
 /**
  * `npm run codegen`: the TypeScript types of the API contract, generated from the one SDL (graphql/sdl.ts) with
- * GraphQL Code Generator. Two files, committed (test/unit/codegen.test.ts fails when they are stale):
+ * GraphQL Code Generator. `build` and `typecheck` run it first; the files are not committed, and a test fails
+ * when they are older than the SDL or the documents (run `npm run codegen`). Two files:
  * - graphql/generated/types.ts: the schema's types as the core speaks them (DateTime as epoch µs) and the
  *   resolver map the GraphQL layer implements;
  * - tui/generated/operations.ts: the result and variable types of the dashboard's documents (tui/operations.ts),
  *   as they come over the wire (DateTime as ISO-8601 text).
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { codegen } from '@graphql-codegen/core';
 import * as typescript from '@graphql-codegen/typescript';
 import * as typescriptOperations from '@graphql-codegen/typescript-operations';
@@ -57,7 +58,7 @@ export async function generate(): Promise<Map<string, string>> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const [path, text] of await generate()) {
+    await mkdir(dirname(join(ROOT, path)), { recursive: true });
     await writeFile(join(ROOT, path), text);
-    console.log(`wrote ${path}`);
   }
 }

@@ -17,16 +17,8 @@ import type {
   ServiceStatsView,
   Step,
   Unsubscribe,
+  Wire,
 } from './types.js';
-import type {
-  AlertsQuery,
-  HistoryQuery,
-  PipelineSubscription,
-  RunBatchMutation,
-  SeriesQuery,
-  ServicesSubscription,
-  StatsQuery,
-} from './generated/operations.js';
 import {
   ALERTS_QUERY,
   ALERTS_SUBSCRIPTION,
@@ -72,56 +64,47 @@ export function backoffDelay(retries: number, baseMs: number, maxMs: number, ran
 
 // ---- wire shapes (DateTime arrives as ISO-8601 text) ----
 
-type WireService = ServicesSubscription['services'][number];
-type WireResource = StatsQuery['stats'][number]['cpu'];
-type WireStats = StatsQuery['stats'][number];
-type WireBucket = SeriesQuery['series'][number];
-type WireHistory = HistoryQuery['history'][number];
-type WireAlert = AlertsQuery['alerts'][number];
-type WireBatch = RunBatchMutation['runBatch'];
-type WirePipeline = PipelineSubscription['pipeline'];
-
 const ms = (iso: unknown): number => {
   const t = typeof iso === 'string' ? Date.parse(iso) : Number.NaN;
   if (Number.isNaN(t)) throw new Error(`not a DateTime: ${String(iso)}`);
   return t;
 };
 const msOrNull = (iso: unknown): number | null => (iso == null ? null : ms(iso));
-const resource = (r: WireResource): ResourceStat => ({ mean: r.mean, min: r.min, max: r.max, peakAt: ms(r.peakAt) });
+const resource = (r: Wire['resource']): ResourceStat => ({ mean: r.mean, min: r.min, max: r.max, peakAt: ms(r.peakAt) });
 
-export const toServiceRow = (w: WireService): ServiceRow => ({
+export const toServiceRow = (w: Wire['service']): ServiceRow => ({
   ...w,
   lastSeen: ms(w.lastSeen),
   diskFullAt: msOrNull(w.diskFullAt),
   ramFullAt: msOrNull(w.ramFullAt),
 });
-export const toHistory = (w: WireHistory): ServiceHistory => ({
+export const toHistory = (w: Wire['history']): ServiceHistory => ({
   service: w.service,
   minutes: w.buckets.map((b) => ({ start: ms(b.start), cpu: b.cpu.max, ram: b.ram.max })),
 });
-export function toAlert(w: WireAlert): AlertView {
+export function toAlert(w: Wire['alert']): AlertView {
   if (w.state !== 'FIRING' && w.state !== 'RESOLVED') throw new Error(`unknown alert state ${JSON.stringify(w.state)}`);
   return { ...w, startedAt: ms(w.startedAt), endedAt: msOrNull(w.endedAt) };
 }
-export const toBatchRun = (w: WireBatch): BatchRunView => ({
+export const toBatchRun = (w: Wire['batch']): BatchRunView => ({
   ...w,
   startedAt: ms(w.startedAt),
   finishedAt: msOrNull(w.finishedAt),
   watermark: msOrNull(w.watermark),
 });
-export const toPipeline = (w: WirePipeline): PipelineView => ({
+export const toPipeline = (w: Wire['pipeline']): PipelineView => ({
   ...w,
   watermark: msOrNull(w.watermark),
   startedAt: ms(w.startedAt),
   lastBatch: w.lastBatch ? toBatchRun(w.lastBatch) : null,
 });
-export const toStats = (w: WireStats): ServiceStatsView => ({
+export const toStats = (w: Wire['stats']): ServiceStatsView => ({
   ...w,
   cpu: resource(w.cpu),
   ram: resource(w.ram),
   disk: resource(w.disk),
 });
-export const toBucket = (w: WireBucket): BucketView => ({
+export const toBucket = (w: Wire['bucket']): BucketView => ({
   start: ms(w.start),
   count: w.count,
   cpu: resource(w.cpu),
@@ -295,15 +278,15 @@ export function createHmsClient(url: string = DEFAULT_URL, opts: HmsClientOption
       return () => listeners.delete(listener);
     },
     subscribeServices: (onData, onError) =>
-      live<WireService[], ServiceRow[]>(SERVICES_SUBSCRIPTION, 'services', (w) => w.map(toServiceRow), onData, onError),
+      live<Wire['service'][], ServiceRow[]>(SERVICES_SUBSCRIPTION, 'services', (w) => w.map(toServiceRow), onData, onError),
     subscribePipeline: (onData, onError) =>
-      live<WirePipeline, PipelineView>(PIPELINE_SUBSCRIPTION, 'pipeline', toPipeline, onData, onError),
+      live<Wire['pipeline'], PipelineView>(PIPELINE_SUBSCRIPTION, 'pipeline', toPipeline, onData, onError),
     async stats(fromMs, toMs, service) {
-      const rows = await request<WireStats[]>(STATS_QUERY, { from: iso(fromMs), to: iso(toMs), service }, 'stats', queryTimeoutMs);
+      const rows = await request<Wire['stats'][]>(STATS_QUERY, { from: iso(fromMs), to: iso(toMs), service }, 'stats', queryTimeoutMs);
       return rows.map(toStats);
     },
     async series(service: string, fromMs: number, toMs: number, step: Step) {
-      const rows = await request<WireBucket[]>(
+      const rows = await request<Wire['bucket'][]>(
         SERIES_QUERY,
         { service, from: iso(fromMs), to: iso(toMs), step },
         'series',
@@ -312,7 +295,7 @@ export function createHmsClient(url: string = DEFAULT_URL, opts: HmsClientOption
       return rows.map(toBucket);
     },
     async history(fromMs, toMs, services) {
-      const rows = await request<WireHistory[]>(
+      const rows = await request<Wire['history'][]>(
         HISTORY_QUERY,
         { from: iso(fromMs), to: iso(toMs), services: services ? [...services] : undefined },
         'history',
@@ -321,12 +304,12 @@ export function createHmsClient(url: string = DEFAULT_URL, opts: HmsClientOption
       return rows.map(toHistory);
     },
     async alerts(active) {
-      const rows = await request<WireAlert[]>(ALERTS_QUERY, { active }, 'alerts', queryTimeoutMs);
+      const rows = await request<Wire['alert'][]>(ALERTS_QUERY, { active }, 'alerts', queryTimeoutMs);
       return rows.map(toAlert);
     },
-    subscribeAlerts: (onData, onError) => live<WireAlert, AlertView>(ALERTS_SUBSCRIPTION, 'alerts', toAlert, onData, onError),
+    subscribeAlerts: (onData, onError) => live<Wire['alert'], AlertView>(ALERTS_SUBSCRIPTION, 'alerts', toAlert, onData, onError),
     async runBatch(full) {
-      return toBatchRun(await request<WireBatch>(RUN_BATCH_MUTATION, { full }, 'runBatch', batchTimeoutMs, true));
+      return toBatchRun(await request<Wire['batch']>(RUN_BATCH_MUTATION, { full }, 'runBatch', batchTimeoutMs, true));
     },
     close() {
       if (closed) return;

@@ -19,21 +19,30 @@ export type { AlertState, Health, Step } from './generated/operations.js';
 /** A wire shape with its DateTime fields `K` as epoch ms (null stays null). */
 type WithTimes<T, K extends keyof T> = Omit<T, K> & { [P in K]: null extends T[P] ? number | null : number };
 
-type WireStats = StatsQuery['stats'][number];
-type WireBucket = SeriesQuery['series'][number];
+/** The results as they come over the wire (DateTime as ISO-8601 text), one element each. */
+export interface Wire {
+  service: ServicesSubscription['services'][number];
+  stats: StatsQuery['stats'][number];
+  resource: StatsQuery['stats'][number]['cpu'];
+  bucket: SeriesQuery['series'][number];
+  history: HistoryQuery['history'][number];
+  alert: AlertsQuery['alerts'][number];
+  batch: RunBatchMutation['runBatch'];
+  pipeline: PipelineSubscription['pipeline'];
+}
 
-export type ServiceRow = WithTimes<ServicesSubscription['services'][number], 'lastSeen' | 'diskFullAt' | 'ramFullAt'>;
-export type ResourceStat = WithTimes<WireStats['cpu'], 'peakAt'>;
-export type ServiceStatsView = Omit<WireStats, 'cpu' | 'ram' | 'disk'> & { cpu: ResourceStat; ram: ResourceStat; disk: ResourceStat };
-export type BucketView = Omit<WithTimes<WireBucket, 'start'>, 'cpu' | 'ram' | 'disk'> & { cpu: ResourceStat; ram: ResourceStat; disk: ResourceStat };
+export type ServiceRow = WithTimes<Wire['service'], 'lastSeen' | 'diskFullAt' | 'ramFullAt'>;
+export type ResourceStat = WithTimes<Wire['resource'], 'peakAt'>;
+export type ServiceStatsView = Omit<Wire['stats'], 'cpu' | 'ram' | 'disk'> & { cpu: ResourceStat; ram: ResourceStat; disk: ResourceStat };
+export type BucketView = Omit<WithTimes<Wire['bucket'], 'start'>, 'cpu' | 'ram' | 'disk'> & { cpu: ResourceStat; ram: ResourceStat; disk: ResourceStat };
 /** One alert episode of one rule on one service, from firing to resolution. */
-export type AlertView = WithTimes<AlertsQuery['alerts'][number], 'startedAt' | 'endedAt'>;
-export type BatchRunView = WithTimes<RunBatchMutation['runBatch'], 'startedAt' | 'finishedAt' | 'watermark'>;
-export type PipelineView = Omit<WithTimes<PipelineSubscription['pipeline'], 'watermark' | 'startedAt'>, 'lastBatch'> & { lastBatch: BatchRunView | null };
+export type AlertView = WithTimes<Wire['alert'], 'startedAt' | 'endedAt'>;
+export type BatchRunView = WithTimes<Wire['batch'], 'startedAt' | 'finishedAt' | 'watermark'>;
+export type PipelineView = Omit<WithTimes<Wire['pipeline'], 'watermark' | 'startedAt'>, 'lastBatch'> & { lastBatch: BatchRunView | null };
 
 /** The per-minute peaks of one service, as the sparklines draw them (from the `history` query). */
 export interface ServiceHistory {
-  service: HistoryQuery['history'][number]['service'];
+  service: string;
   /** Oldest first; `cpu` and `ram` are the highest value seen in the minute starting at `start`. */
   minutes: { start: number; cpu: number; ram: number }[];
 }

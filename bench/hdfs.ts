@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HdfsStore } from '../src/storage/hdfs-store.js';
-import { segmentName } from '../src/storage/master-record.js';
+import { segmentName } from '../src/core/master-record.js';
 import { splitByPartition } from '../src/storage/store.js';
 
 export interface HdfsBenchResult {

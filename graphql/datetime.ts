@@ -4,7 +4,7 @@
  * caller's clock.
  */
 import { GraphQLError, GraphQLScalarType, Kind, print } from 'graphql';
-import { isoToMicros, microsToIso } from '../src/ingest/timestamp.js';
+import { isoToMicros, microsToIso } from '../src/core/time.js';
 
 // Date cannot represent more than 8.64e15 ms either side of the epoch.
 const MAX_MICROS = 8.64e18;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { buildApp } from './app.js';
+import { buildApp } from './daemon/app.js';
 import { parseFlags } from './cli-flags.js';
 import { ConfigError, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from './config/settings.js';
 import { createLogger } from './log.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { COMPAT_MODES, type CompatMode } from '../ingest/message.js';
-import { isoToMicros } from '../ingest/timestamp.js';
+import { COMPAT_MODES, type CompatMode } from '../core/message.js';
+import { isoToMicros } from '../core/time.js';
 
 /**
  * Typed registries of settings, one per command. Each setting is declared once, with its kind, default and

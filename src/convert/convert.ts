@@ -9,8 +9,8 @@ import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type DecodeOptions, decodeText } from '../ingest/decode.js';
-import { COMPAT_MODES, type CompatMode, type HealthMessage, type RejectReason } from '../ingest/message.js';
-import { microsToIso } from '../ingest/timestamp.js';
+import { COMPAT_MODES, type CompatMode, type HealthMessage, type RejectReason } from '../core/message.js';
+import { microsToIso } from '../core/time.js';
 
 export const CSV_HEADER = 'service,timestamp,CPU,total_ram,free_ram,total_disk,free_disk';
 

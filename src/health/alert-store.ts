@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AlertFilter, AlertState, Health, Silence } from '../api.js';
-import { type Latest, readLatest } from '../views/live-state.js';
-import { type Database, Mutex, transaction } from '../views/database.js';
+import { type Latest, readLatest } from './live-state.js';
+import { type Database, Mutex, transaction } from '../serving/database.js';
 import type { AlertRecord } from './evaluator.js';
 
 const SCHEMA = `

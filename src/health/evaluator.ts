@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Alert, Health, ServiceHealth } from '../api.js';
-import { type HealthMessage, usedPct } from '../ingest/message.js';
+import { type HealthMessage, usedPct } from '../core/message.js';
 import { formatDuration, formatInterval, formatLevel, formatValue, ruleLabel } from './describe.js';
 import {
   DIRECTION,

@@ -5,9 +5,9 @@
  */
 import type { Alert, AlertFilter, ServiceHealth, Silence, SilenceInput } from '../api.js';
 import { UserError } from '../api.js';
-import type { HealthMessage } from '../ingest/message.js';
+import type { HealthMessage } from '../core/message.js';
 import type { Logger } from '../log.js';
-import { type Database, Mutex } from '../views/database.js';
+import { type Database, Mutex } from '../serving/database.js';
 import { AlertStore } from './alert-store.js';
 import { type AlertRecord, Evaluator } from './evaluator.js';
 import { compileGlob } from './glob.js';

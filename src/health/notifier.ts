@@ -5,7 +5,7 @@
  * exponential backoff. A receiver that is down costs memory up to the bound, then counted drops, never latency.
  */
 import type { Logger } from '../log.js';
-import { microsToIso } from '../ingest/timestamp.js';
+import { microsToIso } from '../core/time.js';
 import type { AlertRecord } from './evaluator.js';
 
 export interface WebhookOptions {

@@ -1,5 +1,5 @@
 import type { RejectedDatagram } from '../api.js';
-import { COMPAT_MODES, type CompatMode, REJECT_REASONS, type RejectReason } from './message.js';
+import { COMPAT_MODES, type CompatMode, REJECT_REASONS, type RejectReason } from '../core/message.js';
 
 const SAMPLE_SIZE = 100;
 const EXCERPT_BYTES = 200;

@@ -1,7 +1,7 @@
 import { CONTROL, LONE_SURROGATE, MAX_TIME_US, valuesProblem } from '../../jobs/mapreduce/task/record.mjs';
 import { pythonDictToJson, stripTrailingCommas } from './compat.js';
-import type { CompatMode, HealthMessage, RejectReason } from './message.js';
-import { epochToMicros, isoToMicros, microsToIso } from './timestamp.js';
+import type { CompatMode, HealthMessage, RejectReason } from '../core/message.js';
+import { epochToMicros, isoToMicros, microsToIso } from '../core/time.js';
 
 export interface DecodeOptions {
   /** Datagrams longer than this are refused unread. @default 8192 */

@@ -1,5 +1,5 @@
-import { encodeLine } from '../storage/master-record.js';
-import type { HealthMessage } from './message.js';
+import { encodeLine } from '../core/master-record.js';
+import type { HealthMessage } from '../core/message.js';
 
 /**
  * The journey of one accepted message after the decoder: its master record line goes to the open

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import type { IngestCounters } from './counters.js';
 import { type DecodeOptions, decodeDatagram } from './decode.js';
-import type { HealthMessage } from './message.js';
+import type { HealthMessage } from '../core/message.js';
 
 export interface UdpServerOptions {
   host: string;

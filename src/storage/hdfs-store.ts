@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { segmentIdOf } from './master-record.js';
+import { segmentIdOf } from '../core/master-record.js';
 import { type MasterFile, type MasterStore, partitionHour, type Scratch, type Staged } from './store.js';
 import { WebHdfs, WebHdfsError, type WebHdfsOptions } from './webhdfs.js';
 

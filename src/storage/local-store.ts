@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { segmentIdOf } from './master-record.js';
+import { segmentIdOf } from '../core/master-record.js';
 import { replaceFile, syncDir, writeDurably } from './durable-file.js';
 import { type MasterFile, type MasterStore, partitionHour, type Scratch, type Staged } from './store.js';
 

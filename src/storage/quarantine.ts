@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import { type BadRun, scanRecords } from './master-record.js';
+import { type BadRun, scanRecords } from '../core/master-record.js';
 import type { MasterFile, MasterStore } from './store.js';
 
 /**

@@ -3,7 +3,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from 'nod
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { replaceFile, syncDir, writeDurably, writeFully } from './durable-file.js';
-import { type BadRun, scanRecords, segmentName } from './master-record.js';
+import { type BadRun, scanRecords, segmentName } from '../core/master-record.js';
 import type { Quarantine } from './quarantine.js';
 
 /**

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../log.js';
-import { segmentName } from './master-record.js';
+import { segmentName } from '../core/master-record.js';
 import type { SegmentLog } from './segment-log.js';
 import { type MasterStore, splitByPartition } from './store.js';
 

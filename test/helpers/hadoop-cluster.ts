@@ -1,6 +1,6 @@
 /**
  * A real HDFS for the tests: MiniDFSCluster (one namenode, N datanodes, WebHDFS on) from the Maven Central jars
- * that jobs/hadoop/fetch-jars.sh caches outside the repository, run with plain `java -cp <cache>/*`.
+ * that test/hadoop/fetch-jars.sh caches outside the repository, run with plain `java -cp <cache>/*`.
  *
  * MiniDFSClusterManager cannot stop and restart single nodes, so a tiny launcher (below) is compiled once per
  * source change and drives MiniDFSCluster from one-line commands on its stdin. It shuts the cluster down when
@@ -19,11 +19,11 @@ import { promisify } from 'node:util';
 import type { TestFn } from 'ava';
 
 const run = promisify(execFile);
-const FETCH_JARS = join(import.meta.dirname, '..', '..', 'jobs', 'hadoop', 'fetch-jars.sh');
-const POM = join(import.meta.dirname, '..', '..', 'jobs', 'hadoop', 'pom.xml');
+const FETCH_JARS = join(import.meta.dirname, '..', 'hadoop', 'fetch-jars.sh');
+const POM = join(import.meta.dirname, '..', 'hadoop', 'pom.xml');
 const JVM_OPTS = ['-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.net.preferIPv4Stack=true'];
 
-/** The test harness's Hadoop jars (MiniDFSCluster, YARN mini cluster): jobs/hadoop/fetch-jars.sh, HMS_HADOOP_JARS. */
+/** The test harness's Hadoop jars (MiniDFSCluster, YARN mini cluster): test/hadoop/fetch-jars.sh, HMS_HADOOP_JARS. */
 export const jarCache = (): string => process.env.HMS_HADOOP_JARS ?? join(homedir(), '.cache', 'hms', 'hadoop-jars');
 
 const LAUNCHER = `
@@ -140,9 +140,9 @@ async function checkAvailable(): Promise<HadoopAvailability> {
       await run('bash', [FETCH_JARS], { maxBuffer: 16 << 20 });
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      return { ok: false, why: `jobs/hadoop/fetch-jars.sh failed: ${(e.stderr || e.message).slice(-2000)}` };
+      return { ok: false, why: `test/hadoop/fetch-jars.sh failed: ${(e.stderr || e.message).slice(-2000)}` };
     }
-    if (!(await complete())) return { ok: false, why: `jobs/hadoop/fetch-jars.sh ran but ${marker} does not match the pom` };
+    if (!(await complete())) return { ok: false, why: `test/hadoop/fetch-jars.sh ran but ${marker} does not match the pom` };
   }
   return { ok: true, jars };
 }

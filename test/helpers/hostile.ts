@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { DEFAULT_MIN_TIMESTAMP_US, type DecodeOptions, decodeDatagram } from '../../src/ingest/decode.js';
-import type { HealthMessage } from '../../src/ingest/message.js';
+import type { HealthMessage } from '../../src/core/message.js';
 
 export const NOW = Date.UTC(2026, 10, 27, 12, 0, 0) * 1000;
 export const OPTS: DecodeOptions = { maxBytes: 8192, maxFutureUs: 300e6, minTimestampUs: DEFAULT_MIN_TIMESTAMP_US, compat: new Set(['seed', 'course']) };

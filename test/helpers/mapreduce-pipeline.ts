@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LocalStore } from '../../src/storage/local-store.js';
 import type { MasterFile, MasterStore } from '../../src/storage/store.js';
-import { DuckDBBatchEngine } from '../../src/views/batch-duckdb.js';
-import type { BatchEngine } from '../../src/views/batch-engine.js';
-import { AGG_COLUMN_DDL } from '../../src/views/view-sql.js';
+import { DuckDBBatchEngine } from '../../src/batch/duckdb-engine.js';
+import type { BatchEngine } from '../../src/batch/engine.js';
+import { AGG_COLUMN_DDL } from '../../src/serving/view-sql.js';
 import { buildPipeline } from './pipeline.js';
 
 /** A batch engine that delegates to whichever engine the test chose for the next run. */

@@ -1,7 +1,7 @@
 /**
  * A real Hadoop cluster with YARN for the MapReduce tests: HDFS (MiniDFSCluster) and YARN with the MapReduce
  * framework (MiniMRYarnCluster: ResourceManager, NodeManager, JobHistoryServer), both started by Hadoop's
- * own `MiniHadoopClusterManager` from the jars that jobs/hadoop/fetch-jars.sh caches for the HDFS harness.
+ * own `MiniHadoopClusterManager` from the jars that test/hadoop/fetch-jars.sh caches for the HDFS harness.
  * Jobs are submitted as on an edge node: `java -cp <conf dir>:<jars> HadoopStreaming ...` (what
  * `hadoop jar hadoop-streaming.jar` runs), with the cluster's configuration files in <conf dir>.
  */

@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { mulberry32 } from '../../mock/random.js';
 import type { ServiceStats } from '../../src/api.js';
-import type { HealthMessage } from '../../src/ingest/message.js';
+import type { HealthMessage } from '../../src/core/message.js';
 import { LocalStore } from '../../src/storage/local-store.js';
-import { openPipeline } from '../../src/pipeline.js';
+import { openPipeline } from '../../src/daemon/pipeline.js';
 import type { MasterStore } from '../../src/storage/store.js';
-import { DuckDBBatchEngine } from '../../src/views/batch-duckdb.js';
-import type { BatchEngine } from '../../src/views/batch-engine.js';
-import type { Database } from '../../src/views/database.js';
-import { DuckDBSpeedLayer, type SpeedDeps, type SpeedLayer } from '../../src/views/speed-duckdb.js';
+import { DuckDBBatchEngine } from '../../src/batch/duckdb-engine.js';
+import type { BatchEngine } from '../../src/batch/engine.js';
+import type { Database } from '../../src/serving/database.js';
+import { DuckDBSpeedLayer } from '../../src/speed/duckdb-speed.js';
+import type { SpeedDeps, SpeedLayer } from '../../src/speed/speed-layer.js';
 
 export interface PipelineOptions<S extends SpeedLayer> {
   /** Where the DuckDB file, segments and a local master dataset go; a temp dir (removed on close) by default. */
@@ -25,7 +26,7 @@ export interface PipelineOptions<S extends SpeedLayer> {
 }
 
 /**
- * The daemon's own pipeline (src/pipeline.ts) in process, with a clock the test moves, segments that only
+ * The daemon's own pipeline (src/daemon/pipeline.ts) in process, with a clock the test moves, segments that only
  * seal and flush when told, and helpers to feed it and read it back.
  */
 export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opts: PipelineOptions<S> = {}) {

@@ -1,6 +1,6 @@
 /** Test data for the Spark engine tests: edge cases of the view definitions, and data around a watermark. */
-import type { HealthMessage } from '../../src/ingest/message.js';
-import { MICROS_PER_MINUTE } from '../../src/ingest/timestamp.js';
+import type { HealthMessage } from '../../src/core/message.js';
+import { MICROS_PER_MINUTE } from '../../src/core/time.js';
 import { randomMessages } from './pipeline.js';
 
 /**

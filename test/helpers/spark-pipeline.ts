@@ -5,9 +5,9 @@
 import type { TestFn } from 'ava';
 import { loadConfig } from '../../src/config/settings.js';
 import type { MasterStore } from '../../src/storage/store.js';
-import { prepareSparkRuntime, SparkDriver, type SparkRuntime } from '../../src/views/spark-driver.js';
-import { SparkSpeedLayer } from '../../src/views/speed-spark.js';
-import type { HealthMessage } from '../../src/ingest/message.js';
+import { prepareSparkRuntime, SparkDriver, type SparkRuntime } from '../../src/speed/spark-driver.js';
+import { SparkSpeedLayer } from '../../src/speed/spark-speed.js';
+import type { HealthMessage } from '../../src/core/message.js';
 import { buildPipeline, type Pipeline } from './pipeline.js';
 
 export type SparkAvailability = { ok: true; runtime: SparkRuntime } | { ok: false; why: string };

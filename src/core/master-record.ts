@@ -1,0 +1,100 @@
+/**
+ * The master record format: one JSON line per accepted message, the same in the write-ahead segments and
+ * the master dataset. Written here (`encodeLine`), validated by `parseRecord` (jobs/mapreduce/task/record.mts,
+ * shared with the MapReduce mapper) and by `VALID_RECORD` in every SQL engine (DuckDB, and Spark through
+ * spark-sql.ts), named here for DuckDB's reader (`RAW_COLUMNS`).
+ */
+import { isBlank, MAX_TIME_US, parseRecord } from '../../jobs/mapreduce/task/record.mjs';
+import type { HealthMessage } from './message.js';
+
+/** One line of a segment. Field names are the master dataset's columns. */
+export function encodeLine(m: HealthMessage, recvUs: number): string {
+  return `{"service":${JSON.stringify(m.service)},"ts":${m.ts},"cpu":${m.cpu},"ram_total":${m.ramTotal},"ram_free":${m.ramFree},"disk_total":${m.diskTotal},"disk_free":${m.diskFree},"recv":${recvUs}}\n`;
+}
+
+export const segmentName = (id: number, ext: 'open' | 'jsonl'): string => `seg-${String(id).padStart(12, '0')}.${ext}`;
+export const segmentIdOf = (name: string): number | undefined => {
+  const m = /seg-(\d{12})/.exec(name);
+  return m ? Number(m[1]) : undefined;
+};
+
+/** Columns of a raw segment line, as read by DuckDB. */
+export const RAW_COLUMNS =
+  "{service: 'VARCHAR', ts: 'BIGINT', cpu: 'DOUBLE', ram_total: 'DOUBLE', ram_free: 'DOUBLE', disk_total: 'DOUBLE', disk_free: 'DOUBLE', recv: 'BIGINT'}";
+
+const DOUBLE_MAX = '1.7976931348623157e308';
+const finitePair = (r: string) => `${r}_total > 0 AND ${r}_total <= ${DOUBLE_MAX} AND ${r}_free >= 0 AND ${r}_free <= ${r}_total`;
+
+/**
+ * `parseRecord`'s rules on the typed columns, for the SQL engines: a row that is not a record (a missing
+ * field reads as NULL, Infinity and NaN fail the bounds) makes the query fail with `INVALID_RECORD`
+ * rather than be counted or silently dropped; the caller then scrubs the files it read (quarantine.ts).
+ * The readers' JSON parsers refuse what is not JSON at all (and lone surrogates, and invalid UTF-8).
+ */
+export const VALID_RECORD = `(service IS NOT NULL AND length(service) > 0 AND NOT regexp_matches(service, '[\\x00-\\x1f\\x7f-\\x9f]')
+  AND ts >= 0 AND ts <= ${MAX_TIME_US} AND recv >= 0 AND cpu >= 0 AND cpu <= 100 AND ${finitePair('ram')} AND ${finitePair('disk')})`;
+
+
+/** A run of consecutive bad lines of a file. */
+export interface BadRun {
+  /** Byte offset of the run's first line in the file. */
+  offset: number;
+  lines: number;
+  /** Why its first line is not a record. */
+  reason: string;
+  data: Buffer;
+}
+
+export interface Scanned {
+  /** The valid records (and nothing else), ready to replace the file. */
+  good: Buffer;
+  bad: BadRun[];
+  badLines: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Why one line (without its newline) is not a master record; undefined when it is one, or blank. */
+function lineProblem(bytes: Uint8Array): string | undefined {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return 'invalid UTF-8';
+  }
+  if (isBlank(text)) return undefined;
+  const r = parseRecord(text);
+  return typeof r === 'string' ? r : undefined;
+}
+
+/**
+ * Splits file content into its valid records and runs of bad lines; undefined when there is nothing bad.
+ * A last line without its newline is a torn write, and bad too.
+ */
+export function scanRecords(data: Buffer): Scanned | undefined {
+  const good: Buffer[] = [];
+  const bad: BadRun[] = [];
+  let badLines = 0;
+  let last: BadRun | undefined;
+  for (let start = 0; start < data.length; ) {
+    const nl = data.indexOf(0x0a, start);
+    const end = nl < 0 ? data.length : nl + 1;
+    const line = data.subarray(start, end);
+    const problem = nl < 0 ? 'torn line (no newline at the end of the file)' : lineProblem(line.subarray(0, line.length - 1));
+    if (problem === undefined) {
+      good.push(line);
+      last = undefined;
+    } else {
+      badLines++;
+      if (last && last.offset + last.data.length === start) {
+        last.data = Buffer.concat([last.data, line]);
+        last.lines++;
+      } else {
+        last = { offset: start, lines: 1, reason: problem, data: Buffer.from(line) };
+        bad.push(last);
+      }
+    }
+    start = end;
+  }
+  return badLines === 0 ? undefined : { good: Buffer.concat(good), bad, badLines };
+}

@@ -1,0 +1,174 @@
+import { createHttpServer } from '../../graphql/server.js';
+import type { HmsApi, Pipeline } from '../api.js';
+import type { Config } from '../config/settings.js';
+import { HealthService } from '../health/health-service.js';
+import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
+import { implementations } from './backends.js';
+import { IngestCounters } from '../ingest/counters.js';
+import { UdpServer } from '../ingest/udp-server.js';
+import type { Logger } from '../log.js';
+import { type Pipeline as Layers, openPipeline } from './pipeline.js';
+import { Scheduler } from './scheduler.js';
+import { prepareDataDir } from '../storage/data-dir.js';
+import { LiveState } from '../health/live-state.js';
+
+export interface App {
+  start(): Promise<{ udpPort: number; httpPort: number }>;
+  /** The one shutdown path; later calls return the same promise. */
+  stop(): Promise<void>;
+  readonly api: HmsApi;
+}
+
+export function buildApp(config: Config, log: Logger): App {
+  // Parsed first: a bad rule stops the daemon before it opens anything.
+  const rules = config.rules ? loadRulesFile(config.rules) : parseRulesConfig(config.rulesInline);
+  const counters = new IngestCounters();
+  const scheduler = new Scheduler(log.child({ module: 'scheduler' }));
+  const impl = implementations(config, log);
+  const startedAt = Date.now() * 1000;
+  let ready = false;
+  let stopping: Promise<void> | undefined;
+  let layers: Layers;
+  let live: LiveState;
+  let health: HealthService;
+  let udp: UdpServer;
+
+  const pipeline = async (): Promise<Pipeline> => {
+    const { query, batch, shipper, speed, segments, quarantine, store } = layers;
+    const lastBatch = await query.snapshot((conn) => batch.lastRun(conn));
+    const nowMs = Date.now();
+    const disk = segments.status();
+    return {
+      received: counters.received,
+      accepted: counters.accepted,
+      rejected: counters.rejected,
+      late: counters.late,
+      kernelDrops: udp.kernelDrops(),
+      rejectedBy: Object.entries(counters.rejectedBy).map(([reason, count]) => ({ reason, count })),
+      compat: Object.entries(counters.compat).map(([reason, count]) => ({ reason, count })),
+      rejectedSample: counters.rejectedSample(),
+      recvBufferBytes: udp.recvBufferBytes,
+      watermark: batch.watermark,
+      lastBatch,
+      backlogSegments: shipper.backlog,
+      storage: store.kind,
+      batchEngine: config.batchEngine,
+      speedEngine: speed.engine,
+      messagesPerSecond: counters.rate(nowMs),
+      startedAt,
+      jobs: scheduler.status(),
+      unflushed: disk.unflushed,
+      unflushedBytes: Math.max(disk.unflushedBytes, speed.pendingBytes),
+      storageError: disk.error,
+      storageErrorSince: disk.errorSince === null ? null : disk.errorSince * 1000,
+      quarantinedLines: quarantine.lines,
+    };
+  };
+
+  const api: HmsApi = {
+    services: async () => health.services(),
+    stats: (from, to, service) => layers.query.stats(from, to, service),
+    series: (service, from, to, step) => layers.query.series(service, from, to, step),
+    history: (from, to, services) => layers.query.history(from, to, services),
+    pipeline,
+    runBatch: (opts) => layers.batch.run(opts),
+    alerts: (filter) => health.alerts(filter),
+    silences: () => health.silences(),
+    silence: (input) => health.silence(input),
+    unsilence: (id) => health.unsilence(id),
+    subscribeAlerts: (listener) => health.subscribe(listener),
+    readiness: () => {
+      if (!ready) return { ready: false, reason: 'starting or shutting down' };
+      const { error } = layers.segments.status();
+      // Accepted messages cannot be made durable: a load balancer should send health elsewhere.
+      if (error) return { ready: false, reason: `the write-ahead segments cannot be written (${error}); accepted messages wait in memory` };
+      return { ready: true };
+    },
+  };
+
+  const http = createHttpServer(api, { host: config.host, port: config.httpPort, log: log.child({ module: 'http' }) });
+
+  async function start() {
+    const dataDir = await prepareDataDir(config.dataDir);
+    layers = await openPipeline({
+      dataDir,
+      store: impl.store,
+      batchEngine: impl.createBatchEngine(),
+      speedEngine: (deps) => impl.createSpeedLayer(deps),
+      segments: {
+        flushIntervalMs: config.flushInterval / 1000,
+        maxBytes: config.segmentMaxBytes,
+        maxAgeMs: config.segmentMaxAge / 1000,
+        maxUnflushedBytes: config.maxUnflushed,
+      },
+      allowedLatenessUs: config.allowedLateness,
+      log,
+    });
+    const { db, shipper, batch, speed, store } = layers;
+    live = await LiveState.load(db);
+    health = await HealthService.create(
+      db,
+      {
+        rules,
+        webhook: config.webhookUrl
+          ? { url: config.webhookUrl, groupWaitUs: config.webhookGroupWait, repeatIntervalUs: config.webhookRepeatInterval }
+          : null,
+        historyRetentionUs: config.alertRetention,
+      },
+      log.child({ module: 'health' }),
+    );
+
+    udp = new UdpServer(
+      {
+        host: config.host,
+        port: config.udpPort,
+        recvBufferBytes: config.recvBuffer,
+        decode: { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, minTimestampUs: config.minTimestamp, compat: config.compat },
+      },
+      counters,
+      layers.sink({ observers: [live, health], onLate: () => counters.late++ }),
+      log,
+    );
+    const udpPort = await udp.start();
+
+    scheduler.add('ship', config.shipSchedule, async () => {
+      const r = await shipper.ship();
+      if (r.error) throw new Error(r.error);
+    });
+    scheduler.add('batch', config.batchSchedule, async () => {
+      const run = await batch.run();
+      if (run.status === 'FAILED') throw new Error(run.error ?? 'batch run failed');
+    });
+    scheduler.add('speed', config.speedSchedule, async () => {
+      await speed.tick();
+      await live.save();
+    });
+    scheduler.add('health', config.healthSchedule, () => health.tick());
+    const { port: httpPort } = await http.start();
+    ready = true;
+    log.info({ udpPort, httpPort, dataDir, storage: store.kind }, 'daemon ready');
+    return { udpPort, httpPort };
+  }
+
+  async function shutdown() {
+    ready = false;
+    await udp?.close();
+    await scheduler.stop();
+    await http.stop();
+    await health?.close();
+    await live?.save().catch(() => undefined);
+    live?.close();
+    await layers?.close();
+    if (!layers) await impl.store.release();
+    log.info('daemon stopped');
+  }
+
+  return {
+    api,
+    start,
+    stop: () => {
+      stopping ??= shutdown();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { fanOut } from '../ingest/fan-out.js';
+import type { HealthMessage } from '../core/message.js';
+import type { Logger } from '../log.js';
+import { Quarantine } from '../storage/quarantine.js';
+import { SegmentLog } from '../storage/segment-log.js';
+import { Shipper } from '../storage/shipper.js';
+import type { MasterStore } from '../storage/store.js';
+import { Absorbed } from '../core/absorbed.js';
+import type { BatchEngine } from '../batch/engine.js';
+import { BatchLayer } from '../batch/batch-layer.js';
+import { Database, readMeta, writeMeta } from '../serving/database.js';
+import { QueryService } from '../serving/query-service.js';
+import type { SpeedDeps, SpeedLayer } from '../speed/speed-layer.js';
+
+/**
+ * The lambda pipeline, built in one place for the daemon, the tests and the benchmarks: the serving database,
+ * the write-ahead segments and shipping into the master dataset, the batch layer, the speed layer and the
+ * query service, wired the same way whatever store and engines are chosen.
+ */
+
+export interface PipelineOptions {
+  /** Holds the DuckDB file, the write-ahead segments, the quarantine and the engines' local scratch. */
+  dataDir: string;
+  store: MasterStore;
+  batchEngine: BatchEngine;
+  speedEngine(deps: SpeedDeps): Promise<SpeedLayer>;
+  segments: { flushIntervalMs: number; maxBytes: number; maxAgeMs: number; maxUnflushedBytes: number };
+  allowedLatenessUs: number;
+  /** The batch layer's clock, epoch µs. @default Date.now */
+  now?: () => number;
+  log: Logger;
+}
+
+export interface Pipeline {
+  readonly db: Database;
+  readonly store: MasterStore;
+  readonly segments: SegmentLog;
+  readonly shipper: Shipper;
+  readonly speed: SpeedLayer;
+  readonly batch: BatchLayer;
+  readonly query: QueryService;
+  readonly absorbed: Absorbed;
+  readonly quarantine: Quarantine;
+  sealAndShip(): Promise<number>;
+  /**
+   * The per-message path (see ingest/fan-out.ts): true when accepted. `observers` also get every accepted
+   * message (the daemon's live state and health rules); `onLate` counts messages older than W.
+   */
+  sink(opts?: { observers?: { observe(msg: HealthMessage, recvUs: number): void }[]; onLate?: () => void }): (msg: HealthMessage, recvUs: number) => boolean;
+  /** Closes what the pipeline opened, the database last: callers close their own users of `db` first. */
+  close(): Promise<void>;
+}
+
+/** Opens the pipeline: recovers the segments, then rebuilds the realtime views from what the batch has not absorbed. */
+export async function openPipeline(o: PipelineOptions): Promise<Pipeline> {
+  const { store, log } = o;
+  const db = await Database.open(join(o.dataDir, 'hms.duckdb'));
+  const meta: DuckDBConnection = await db.connect();
+  const absorbed = await Absorbed.load(meta);
+  const quarantine = new Quarantine(
+    log.child({ module: 'quarantine' }),
+    (total) => writeMeta(meta, 'quarantined_lines', total),
+    (await readMeta(meta, 'quarantined_lines')) ?? 0,
+  );
+  const masterFiles = await store.list().catch((err: Error) => {
+    throw new Error(`cannot list the master dataset at ${store.location} (--storage / --hdfs-url): ${err.message}`);
+  });
+  const segments = new SegmentLog(
+    {
+      ...o.segments,
+      dir: join(o.dataDir, 'segments'),
+      quarantineDir: join(o.dataDir, 'quarantine'),
+      quarantine,
+      minNextId: masterFiles.reduce((m, f) => Math.max(m, f.segment), 0) + 1,
+    },
+    log,
+  );
+  const recovered = await segments.start();
+  // Shipping goes in id order, so everything below the oldest local segment is already in the store.
+  const shipper = new Shipper(segments, store, log, (recovered[0]?.id ?? segments.currentId) - 1);
+  const sealAndShip = async () => {
+    await segments.seal();
+    const r = await shipper.ship();
+    if (r.error) throw new Error(`cannot ship segments to the master dataset: ${r.error}`);
+    return shipper.shippedUpTo;
+  };
+  const speed = await o.speedEngine({
+    db,
+    store,
+    absorbed,
+    quarantine,
+    sealAndShip,
+    localFiles: () => segments.localFiles(),
+    dir: join(o.dataDir, 'speed'),
+    log,
+  });
+  const query = await QueryService.create(db);
+  const batch = new BatchLayer({
+    db,
+    store,
+    engine: o.batchEngine,
+    speed,
+    absorbed,
+    quarantine,
+    sealAndShip,
+    allowedLatenessUs: o.allowedLatenessUs,
+    now: o.now,
+    log: log.child({ module: 'batch' }),
+  });
+  await batch.start();
+
+  // Realtime views: every row the batch views have not absorbed, from the store and local segments.
+  const t0 = Date.now();
+  const rebuilt = await speed.rebuild();
+  log.info({ messages: rebuilt, ms: Date.now() - t0, engine: speed.engine }, 'realtime views rebuilt');
+
+  return {
+    db,
+    store,
+    segments,
+    shipper,
+    speed,
+    batch,
+    query,
+    absorbed,
+    quarantine,
+    sealAndShip,
+    sink: ({ observers = [], onLate = () => {} } = {}) =>
+      fanOut({ segments, speed, maxUnflushedBytes: o.segments.maxUnflushedBytes, watermark: () => absorbed.current().watermark, onLate, observers }),
+    async close() {
+      await batch.close();
+      await segments.close();
+      await speed.close();
+      await query.close();
+      meta.closeSync();
+      await store.release();
+      db.close();
+    },
+  };
+}

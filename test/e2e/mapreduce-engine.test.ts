@@ -1,0 +1,67 @@
+/**
+ * The mapreduce batch engine with Hadoop's LocalJobRunner on local files (`fsUri` file:///): the engine as
+ * `--storage local --batch-engine mapreduce` would use it. The same engine against a real HDFS is in
+ * mapreduce-hdfs.test.ts. Each job costs a JVM start (seconds): two jobs here (one fails on a bad record).
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import test from 'ava';
+import { pino } from 'pino';
+import { MICROS_PER_HOUR } from '../../src/core/time.js';
+import { MapReduceBatchEngine } from '../../src/batch/mapreduce-engine.js';
+import { registerUnavailable } from '../helpers/hadoop-cluster.js';
+import { compiledTaskDir, mapreduceAvailable } from '../helpers/mapreduce-env.js';
+import { buildMrPipeline } from '../helpers/mapreduce-pipeline.js';
+import { insertLine } from '../helpers/garbage.js';
+import { random, randomMessages } from '../helpers/pipeline.js';
+
+const avail = await mapreduceAvailable();
+
+if (!avail.ok) {
+  registerUnavailable(test, 'mapreduce engine on local files', avail.why);
+} else {
+  test('local files: a batch run on the mapreduce engine gives the duckdb engine views; progress reported; temp dirs removed', async (t) => {
+    const p = await buildMrPipeline();
+    t.teardown(() => p.close());
+    const tmpRoot = join(p.root, 'tmp', 'mapreduce');
+    const scratch = join(p.root, 'mr-scratch');
+    await mkdir(scratch);
+    const progress: string[] = [];
+    p.engine.current = new MapReduceBatchEngine({
+      submit: 'local',
+      jarsDir: avail.jars,
+      store: p.store,
+      localTmp: scratch,
+      taskDir: await compiledTaskDir(),
+      nodeBin: process.execPath,
+      log: pino({ level: 'silent' }),
+      onProgress: (map, reduce) => progress.push(`${map}/${reduce}`),
+    });
+    const rnd = random(21);
+    p.ingest(randomMessages(rnd, 4000, p.clock.now - 5 * MICROS_PER_HOUR, p.clock.now));
+    await p.ship();
+    p.ingest(randomMessages(rnd, 2000, p.clock.now - 2 * MICROS_PER_HOUR, p.clock.now + 10 * 60_000_000));
+    // An unreadable line in a master file the job reads: its map task fails, the line is quarantined and the
+    // job runs again; the views then hold exactly the records around it.
+    await p.ship();
+    const [victim] = await p.store.list();
+    await insertLine(join(p.localMaster, victim.partition, victim.name), '{"service":"x","ts":"not a time"}\n');
+    const mr = await p.batch.run();
+    t.is(mr.status, 'SUCCEEDED', mr.error ?? '');
+    t.is(p.quarantine.lines, 1);
+    t.is(mr.engine, 'mapreduce');
+    const views = await p.batchViews();
+    t.true(views.minute.length > 500);
+    t.is(progress.at(-1), '100/100');
+
+    p.engine.current = p.duckdb;
+    const duck = await p.batch.run({ full: true });
+    t.is(duck.status, 'SUCCEEDED', duck.error ?? '');
+    t.is(duck.watermark, mr.watermark);
+    t.is(duck.records, mr.records);
+    t.deepEqual(await p.batchViews(), views);
+
+    t.deepEqual(await readdir(tmpRoot), [], 'run directory deleted');
+    t.deepEqual(await readdir(scratch), [], 'local scratch deleted');
+  });
+}

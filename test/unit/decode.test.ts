@@ -1,0 +1,171 @@
+import test from 'ava';
+import { DEFAULT_MIN_TIMESTAMP_US, type DecodeOptions, decodeDatagram, decodeText } from '../../src/ingest/decode.js';
+import type { CompatMode, RejectReason } from '../../src/core/message.js';
+import { epochToMicros, isoToMicros, microsToIso } from '../../src/core/time.js';
+
+const NOW = Date.UTC(2026, 10, 27, 12, 0, 0) * 1000;
+const opts = (compat: CompatMode[] = []): DecodeOptions => ({ maxBytes: 8192, maxFutureUs: 300e6, minTimestampUs: DEFAULT_MIN_TIMESTAMP_US, compat: new Set(compat) });
+const good = { serviceName: 'orders', Timestamp: NOW / 1e6 - 10, CPU: 42.5, RAM: { Total: 32, Free: 12.5 }, Disk: { Total: 512, Free: 210.3 } };
+const decode = (v: unknown, o = opts()) => decodeText(typeof v === 'string' ? v : JSON.stringify(v), NOW, o);
+
+test('a valid message decodes to microseconds and the same numbers', (t) => {
+  const d = decode(good);
+  if (!d.ok) return t.fail(d.detail);
+  t.deepEqual(d.msg, { service: 'orders', ts: NOW - 10e6, cpu: 42.5, ramTotal: 32, ramFree: 12.5, diskTotal: 512, diskFree: 210.3 });
+  t.is(d.compat, undefined);
+});
+
+test('timestamp units are told apart by magnitude', (t) => {
+  const us = Date.UTC(2026, 10, 27, 11, 59, 0) * 1000 + 123;
+  t.is(epochToMicros(us / 1e6), us);
+  t.is(epochToMicros(Math.floor(us / 1000)), Math.floor(us / 1000) * 1000);
+  t.is(epochToMicros(us), us);
+  t.is(epochToMicros(us * 1000), us);
+  t.is(epochToMicros(0), undefined);
+  t.is(epochToMicros(-5), undefined);
+  t.is(epochToMicros(Number.NaN), undefined);
+});
+
+test('ISO-8601 with a zone is accepted to the microsecond; without a zone or invalid dates are refused', (t) => {
+  t.is(isoToMicros('2026-11-27T11:59:00.123456Z'), Date.UTC(2026, 10, 27, 11, 59, 0) * 1000 + 123456);
+  t.is(isoToMicros('2026-11-27T13:59:00+02:00'), Date.UTC(2026, 10, 27, 11, 59, 0) * 1000);
+  t.is(isoToMicros('2026-11-27T11:59:00'), undefined);
+  t.is(isoToMicros('2026-02-30T11:59:00Z'), undefined);
+  t.is(microsToIso(Date.UTC(2026, 10, 27) * 1000 + 5), '2026-11-27T00:00:00.000005Z');
+  const d = decode({ ...good, Timestamp: '2026-11-27T11:59:00.5Z' });
+  t.true(d.ok && d.msg.ts === Date.UTC(2026, 10, 27, 11, 59, 0) * 1000 + 500000);
+});
+
+const rejects: [RejectReason, unknown, string][] = [
+  ['malformed_json', '{"serviceName": "a",', 'not JSON'],
+  ['schema', [1, 2], 'an array'],
+  ['schema', { ...good, serviceName: 7 }, 'numeric service name'],
+  ['schema', { ...good, serviceName: '   ' }, 'empty service name'],
+  ['schema', { ...good, CPU: '42.5' }, 'CPU as a string (no coercion)'],
+  ['schema', { ...good, RAM: { Total: '32', Free: 1 } }, 'RAM total as a string'],
+  ['schema', { ...good, Disk: undefined }, 'Disk missing'],
+  ['schema', { ...good, Timestamp: '1764273214' }, 'numeric string timestamp'],
+  ['schema', { ...good, Timestamp: '2026-11-27T11:59:00' }, 'ISO without zone'],
+  ['range', { ...good, CPU: 100.5 }, 'CPU over 100'],
+  ['range', { ...good, CPU: -1 }, 'CPU negative'],
+  ['range', { ...good, RAM: { Total: 8, Free: 9 } }, 'Free > Total'],
+  ['range', { ...good, RAM: { Total: 0, Free: 0 } }, 'Total 0'],
+  ['range', { ...good, Disk: { Total: 10, Free: -1 } }, 'Free negative'],
+  ['range', { ...good, Timestamp: -1 }, 'negative time'],
+  ['range', { ...good, Timestamp: Date.UTC(1969, 11, 31, 23, 59, 30) / 1000 }, 'before 1970'],
+  ['range', { ...good, Timestamp: Date.UTC(1999, 11, 31, 23, 59, 59) / 1000 }, 'before the 2000-01-01 floor'],
+  ['range', { ...good, Timestamp: '0050-06-01T00:00:00Z' }, 'ISO year 0050 (not 1950)'],
+  ['schema', { ...good, Timestamp: '2026-11-27T11:59:00+99:99' }, 'ISO offset +99:99'],
+  ['schema', { ...good, Timestamp: '2026-11-27T24:00:00Z' }, 'ISO hour 24'],
+  ['schema', { ...good, Timestamp: '26-11-27T11:59:00Z' }, 'ISO two-digit year'],
+  ['schema', { ...good, serviceName: 'x\ud800' }, 'a lone surrogate in the service name'],
+  ['schema', { ...good, serviceName: 'a\u0085b' }, 'a C1 control (NEL) in the service name'],
+  ['schema', { ...good, serviceName: 'a\u009b31mb' }, 'a C1 CSI in the service name'],
+  ['schema', { ...good, serviceName: 'a\u001b[31mb' }, 'an ESC in the service name'],
+  ['schema', { ...good, serviceName: 'abc\u202edcba' }, 'a bidi override in the service name'],
+  ['schema', { ...good, serviceName: 'abc\u2066x\u2069' }, 'a bidi isolate in the service name'],
+  ['schema', { ...good, serviceName: 'zero\u200bwidth' }, 'a zero-width space in the service name'],
+  ['schema', { ...good, serviceName: 'line\u2028sep' }, 'a line separator in the service name'],
+  ['schema', { ...good, serviceName: 'non\ufffechar' }, 'a noncharacter in the service name'],
+  ['schema', { ...good, serviceName: 'x'.repeat(201) }, 'a service name over 200 characters'],
+  ['future', { ...good, Timestamp: NOW / 1e6 + 301 }, 'more than 5 minutes ahead'],
+];
+
+// Non-finite numbers: JSON.parse reads 1e400 as Infinity, which passes typeof checks.
+const base = '{"serviceName":"orders","Timestamp":$TS,"CPU":$CPU,"RAM":{"Total":$RT,"Free":$RF},"Disk":{"Total":$DT,"Free":$DF}}';
+const text = (over: Record<string, string>) =>
+  Object.entries({ TS: String(NOW / 1e6 - 10), CPU: '42.5', RT: '32', RF: '12.5', DT: '512', DF: '210.3', ...over }).reduce((s, [k, v]) => s.replace(`$${k}`, v), base);
+for (const field of ['TS', 'CPU', 'RT', 'RF', 'DT', 'DF']) {
+  for (const v of ['1e400', '-1e400']) {
+    test(`rejected as range: ${v} (Infinity) in ${field}`, (t) => {
+      const d = decode(text({ [field]: v }));
+      t.false(d.ok);
+      if (!d.ok) t.is(d.reason, 'range', d.detail);
+    });
+  }
+}
+
+test('a service name is trimmed and NFC-normalised: two spellings of one name are one service', (t) => {
+  const composed = decode({ ...good, serviceName: ' caf\u00e9 ' });
+  const decomposed = decode({ ...good, serviceName: 'cafe\u0301' });
+  t.true(composed.ok && decomposed.ok);
+  if (composed.ok && decomposed.ok) {
+    t.is(composed.msg.service, 'café');
+    t.is(decomposed.msg.service, composed.msg.service);
+  }
+  const wide = decode({ ...good, serviceName: '東京-🚀-ünï' });
+  t.true(wide.ok, 'letters, symbols and emoji of any script are fine');
+});
+
+test('ISO-8601 years 0000-0099 are those years, offsets are checked, and the floor is configurable', (t) => {
+  const d50 = new Date(isoToMicros('0050-06-01T00:00:00Z')! / 1000);
+  t.is(d50.getUTCFullYear(), 50);
+  t.is(isoToMicros('2026-11-27T13:59:00+23:59'), Date.UTC(2026, 10, 27, 11, 59, 0) * 1000 - (23 * 60 + 59 - 120) * 60e6);
+  t.is(isoToMicros('2026-11-27T13:59:00+24:00'), undefined);
+  t.is(isoToMicros('2026-11-27T13:59:00+02:60'), undefined);
+  const old = { ...good, Timestamp: '1990-01-01T00:00:00Z' };
+  t.false(decode(old).ok);
+  t.true(decode(old, { ...opts(), minTimestampUs: 0 }).ok);
+});
+
+for (const [reason, value, why] of rejects) {
+  test(`rejected as ${reason}: ${why}`, (t) => {
+    const d = decode(value);
+    t.false(d.ok);
+    if (!d.ok) {
+      t.is(d.reason, reason);
+      t.true(d.detail.length > 0);
+    }
+  });
+}
+
+test('a timestamp just inside the skew is accepted', (t) => {
+  t.true(decode({ ...good, Timestamp: NOW / 1e6 + 299 }).ok);
+});
+
+test('datagrams over the size limit are refused unread', (t) => {
+  const big = Buffer.from(JSON.stringify({ ...good, pad: 'x'.repeat(9000) }));
+  const d = decodeDatagram(big, NOW, opts());
+  t.true(!d.ok && d.reason === 'too_large');
+  t.true(decodeDatagram(Buffer.from(JSON.stringify(good)), NOW, opts()).ok);
+});
+
+const seedText = `{
+    "serviceName": "legacy",
+    "Timestamp": ${(NOW - 5e6) * 1000},
+    "CPU": 12.5,
+    "RAM": {"Total": 16, "Free": 4,},
+    "Disk": {"Total": 100, "Free": 50},
+},`;
+
+test('seed client format (multi-line, trailing commas, nanoseconds) only with compat "seed", counted as such', (t) => {
+  const off = decode(seedText);
+  t.true(!off.ok && off.reason === 'malformed_json' && off.detail.includes('seed'));
+  const on = decode(seedText, opts(['seed']));
+  if (!on.ok) return t.fail(on.detail);
+  t.is(on.compat, 'seed');
+  t.is(on.msg.ts, NOW - 5e6);
+  t.is(on.msg.ramFree, 4);
+  // A string containing ",}" is data, not a trailing comma.
+  const tricky = decode(seedText.replace('"legacy"', '"a,}b"'), opts(['seed']));
+  t.true(tricky.ok && tricky.msg.service === 'a,}b');
+});
+
+const courseText = `{'serviceName': "o'hare", 'Timestamp': ${NOW / 1e6 - 1}, 'CPU': 0.25, 'RAM': {'Total': 8, 'Free': 2}, 'Disk': {'Total': 100, 'Free': 10}}`;
+
+test('course dataset format (Python dict, CPU fraction) only with compat "course"', (t) => {
+  const off = decode(courseText);
+  t.true(!off.ok && off.reason === 'malformed_json' && off.detail.includes('course'));
+  const on = decode(courseText, opts(['course']));
+  if (!on.ok) return t.fail(on.detail);
+  t.is(on.compat, 'course');
+  t.is(on.msg.cpu, 25);
+  t.is(on.msg.service, "o'hare");
+  const over = decode(courseText.replace("'CPU': 0.25", "'CPU': 25"), opts(['course']));
+  t.true(!over.ok && over.reason === 'range');
+});
+
+test('strict JSON stays strict when compat modes are on', (t) => {
+  const d = decode(good, opts(['seed', 'course']));
+  t.true(d.ok && d.compat === undefined && d.msg.cpu === 42.5);
+});

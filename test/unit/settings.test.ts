@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import test from 'ava';
+import { ConfigError, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from '../../src/config/settings.js';
+
+const load = (flags: Record<string, string>) => loadConfig({ flags, env: {} });
+
+test('the README configuration tables are the settings registries, row for row', async (t) => {
+  const readme = await readFile(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const value = (d: string) => (d === '' ? '(none)' : `\`${d}\``);
+  for (const r of settingsTable()) {
+    const row = `| \`${r.flag}\` | \`${r.env}\` | \`${r.key}\` | ${value(r.default)} | ${r.doc} |`;
+    t.true(readme.includes(row), `README lacks or differs on: ${row}`);
+  }
+  for (const r of [...TUI_SETTINGS.table(), ...MOCK_SETTINGS.table()]) {
+    const row = `| \`${r.flag}\` | \`${r.env}\` | ${value(r.default)} | ${r.doc} |`;
+    t.true(readme.includes(row), `README lacks or differs on: ${row}`);
+  }
+});
+
+test('no environment variable is read outside the registries', async (t) => {
+  // Every HMS_ variable the program reads goes through src/config/settings.ts (and so into --help and the
+  // README), but HMS_CONFIG, which names the config file, and the variables Hadoop hands the MapReduce tasks.
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const root = join(import.meta.dirname, '..', '..');
+  const { stdout } = await promisify(execFile)('git', ['grep', '-n', '-E', 'process\\.env(\\.|\\[.)HMS_', '--', 'src', 'graphql', 'tui', 'mock', 'jobs', ':!jobs/mapreduce/task'], { cwd: root }).catch((e) => e);
+  const direct = String(stdout ?? '')
+    .split('\n')
+    .filter((l) => l && !/process\.env\.HMS_CONFIG\b/.test(l));
+  t.deepEqual(direct, [], 'HMS_ variables read directly');
+});
+
+test('--min-timestamp takes an ISO time or a date from 1970 on; anything else names the setting', (t) => {
+  t.is(load({}).minTimestamp, Date.UTC(2000, 0, 1) * 1000);
+  t.is(load({ minTimestamp: '2020-06-01' }).minTimestamp, Date.UTC(2020, 5, 1) * 1000);
+  t.is(load({ minTimestamp: '1970-01-01T00:00:00Z' }).minTimestamp, 0);
+  t.is(load({ minTimestamp: '2020-06-01T02:00:00+02:00' }).minTimestamp, Date.UTC(2020, 5, 1) * 1000);
+  for (const bad of ['1969-12-31', 'yesterday', '2020-06-01T00:00:00', '0050-01-01']) {
+    const err = t.throws(() => load({ minTimestamp: bad }), { instanceOf: ConfigError });
+    t.regex(err!.message, /--min-timestamp \/ HMS_MIN_TIMESTAMP \/ "minTimestamp"/);
+  }
+});
+
+test('--max-unflushed is a size', (t) => {
+  t.is(load({}).maxUnflushed, 64 << 20);
+  t.is(load({ maxUnflushed: '1MiB' }).maxUnflushed, 1 << 20);
+  t.throws(() => load({ maxUnflushed: 'lots' }), { message: /--max-unflushed/ });
+});

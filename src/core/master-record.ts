@@ -1,13 +1,14 @@
 /**
  * The master record format: one JSON line per accepted message, the same in the write-ahead segments and
- * the master dataset. Written here (`encodeLine`), validated by `parseRecord` (jobs/mapreduce/task/record.mts,
- * shared with the MapReduce mapper) and by `VALID_RECORD` in every SQL engine (DuckDB, and Spark through
- * spark-sql.ts), named here for DuckDB's reader (`RAW_COLUMNS`).
+ * the master dataset. Its fields are declared once (`RECORD_FIELDS`, in jobs/mapreduce/task/record.mts, which
+ * ships with the MapReduce job and parses and validates a line); here they are written (`encodeLine`), named
+ * for the SQL readers (`RAW_COLUMNS`, Spark's schema derives from it), checked in SQL (`VALID_RECORD`) and
+ * read without parsing where only the time is needed (`recordTime`).
  */
-import { isBlank, MAX_TIME_US, parseRecord } from '../../jobs/mapreduce/task/record.mjs';
+import { isBlank, MAX_TIME_US, parseRecord, RECORD_FIELDS } from '../../jobs/mapreduce/task/record.mjs';
 import type { HealthMessage } from './message.js';
 
-/** One line of a segment. Field names are the master dataset's columns. */
+/** One line of a segment, its fields in `RECORD_FIELDS` order (a unit test holds the two together). */
 export function encodeLine(m: HealthMessage, recvUs: number): string {
   return `{"service":${JSON.stringify(m.service)},"ts":${m.ts},"cpu":${m.cpu},"ram_total":${m.ramTotal},"ram_free":${m.ramFree},"disk_total":${m.diskTotal},"disk_free":${m.diskFree},"recv":${recvUs}}\n`;
 }
@@ -18,9 +19,21 @@ export const segmentIdOf = (name: string): number | undefined => {
   return m ? Number(m[1]) : undefined;
 };
 
-/** Columns of a raw segment line, as read by DuckDB. */
-export const RAW_COLUMNS =
-  "{service: 'VARCHAR', ts: 'BIGINT', cpu: 'DOUBLE', ram_total: 'DOUBLE', ram_free: 'DOUBLE', disk_total: 'DOUBLE', disk_free: 'DOUBLE', recv: 'BIGINT'}";
+/** Columns of a raw segment line, as read by DuckDB's `read_json`. */
+export const RAW_COLUMNS = `{${RECORD_FIELDS.map(([name, type]) => `${name}: '${type}'`).join(', ')}}`;
+
+const TIME_KEY = '"ts":';
+
+/** The event time of a record line, read from its `ts` field without parsing the line; NaN when absent. */
+export function recordTime(line: Uint8Array): number {
+  const buf = Buffer.from(line.buffer, line.byteOffset, line.length);
+  const at = buf.indexOf(TIME_KEY);
+  if (at < 0) return Number.NaN;
+  const start = at + TIME_KEY.length;
+  let end = start;
+  while (end < buf.length && buf[end] >= 0x30 && buf[end] <= 0x39) end++;
+  return end === start ? Number.NaN : Number(buf.subarray(start, end).toString('latin1'));
+}
 
 const DOUBLE_MAX = '1.7976931348623157e308';
 const finitePair = (r: string) => `${r}_total > 0 AND ${r}_total <= ${DOUBLE_MAX} AND ${r}_free >= 0 AND ${r}_free <= ${r}_total`;

@@ -19,6 +19,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { MAX_TIME_US } from '../../jobs/mapreduce/task/record.mjs';
+import { recordTime } from '../core/master-record.js';
 
 export interface MasterFile {
   /** `date=YYYY-MM-DD/hour=HH` */
@@ -88,16 +89,6 @@ export function partitionHour(partition: string): number | undefined {
   return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4]) * 1000 : undefined;
 }
 
-/** The event time of a segment line, read from its `"ts":` field without parsing the line; NaN when absent. */
-function lineTime(line: Buffer): number {
-  const at = line.indexOf('"ts":');
-  if (at < 0) return Number.NaN;
-  const start = at + 5;
-  let end = start;
-  while (end < line.length && line[end] >= 0x30 && line[end] <= 0x39) end++;
-  return end === start ? Number.NaN : Number(line.subarray(start, end).toString('latin1'));
-}
-
 /**
  * Splits a segment's lines by event-time partition (the `ts` field each line carries). A line without a
  * usable time cannot be placed in any partition: it is returned apart, for the quarantine.
@@ -109,7 +100,7 @@ export function splitByPartition(data: Buffer): { parts: Map<string, Buffer[]>; 
     const nl = data.indexOf(0x0a, start);
     const end = nl < 0 ? data.length : nl + 1;
     const line = data.subarray(start, end);
-    const ts = lineTime(line);
+    const ts = recordTime(line);
     if (!Number.isSafeInteger(ts) || ts > MAX_TIME_US || nl < 0) unplaced.push({ offset: start, line });
     else {
       const key = partitionOf(ts);

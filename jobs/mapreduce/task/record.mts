@@ -39,17 +39,25 @@ function pairProblem(total: unknown, free: unknown, name: string): string | unde
   return undefined;
 }
 
+/**
+ * The fields of a master record, in the order `encodeLine` (src/core/master-record.ts) writes them, with the
+ * SQL type every engine reads them as. Times are epoch microseconds: `ts` the event, `recv` the arrival.
+ */
+export const RECORD_FIELDS = [
+  ['service', 'VARCHAR'],
+  ['ts', 'BIGINT'],
+  ['cpu', 'DOUBLE'],
+  ['ram_total', 'DOUBLE'],
+  ['ram_free', 'DOUBLE'],
+  ['disk_total', 'DOUBLE'],
+  ['disk_free', 'DOUBLE'],
+  ['recv', 'BIGINT'],
+] as const;
+
+type Field = (typeof RECORD_FIELDS)[number];
+
 /** A master record as parsed from its line. */
-export interface MasterRecord {
-  service: string;
-  ts: number;
-  cpu: number;
-  ram_total: number;
-  ram_free: number;
-  disk_total: number;
-  disk_free: number;
-  recv: number;
-}
+export type MasterRecord = { [F in Field as F[0]]: F[1] extends 'VARCHAR' ? string : number };
 
 const isTime = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 

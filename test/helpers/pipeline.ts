@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { ExecutionContext } from 'ava';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -99,6 +100,23 @@ export function randomWindows(rnd: () => number, from: number, to: number, n: nu
 
 /** Stats without the per-layer counts, which a batch run moves from realtime to batch by design. */
 export const withoutLayers = (rows: ServiceStats[]) => rows.map(({ batchCount: _b, realtimeCount: _r, ...rest }) => rest);
+
+/**
+ * Invariant 1 across one batch run: it succeeds, and every window answers the same before and after it (but
+ * for which layer the messages came from). Resolves with the answers after the run.
+ */
+export async function batchKeepsAnswers(
+  t: ExecutionContext,
+  p: { answers(w: [number, number][]): Promise<ServiceStats[][]>; batch: { run(): Promise<{ status: string; error: string | null }> } },
+  windows: [number, number][],
+): Promise<ServiceStats[][]> {
+  const before = await p.answers(windows);
+  const run = await p.batch.run();
+  t.is(run.status, 'SUCCEEDED', run.error ?? '');
+  const after = await p.answers(windows);
+  t.deepEqual(after.map(withoutLayers), before.map(withoutLayers));
+  return after;
+}
 
 /** The mock fleet's deterministic PRNG. */
 export const random = mulberry32;

@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -81,6 +81,7 @@ async function child(variant: Variant, root: string): Promise<void> {
       log,
     });
   }
+  await mkdir(join(root, variant), { recursive: true });
   const p = await openPipeline({
     dataDir: join(root, variant),
     store,

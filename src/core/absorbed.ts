@@ -15,9 +15,9 @@ import { readMeta, writeMeta } from '../serving/database.js';
  */
 
 export interface AbsorbedState {
-  watermark: number | null;
+  readonly watermark: number | null;
   /** Highest segment id the batch views have read. */
-  segment: number | null;
+  readonly segment: number | null;
 }
 
 /** SQL: the row of `timeColumn` (ts, or a minute bucket) and `segmentColumn` is absorbed; binds $w and $bseg. */
@@ -32,7 +32,9 @@ export function notAbsorbedFiles(files: MasterFile[], s: AbsorbedState): MasterF
 }
 
 export class Absorbed {
-  private constructor(private state: AbsorbedState) {}
+  private constructor(private state: AbsorbedState) {
+    Object.freeze(state);
+  }
 
   static async load(conn: DuckDBConnection): Promise<Absorbed> {
     return new Absorbed(await Absorbed.read(conn));
@@ -43,8 +45,9 @@ export class Absorbed {
     return { watermark: await readMeta(conn, 'watermark'), segment: await readMeta(conn, 'batch_segment') };
   }
 
+  /** Never changes once handed out (`set` replaces it): the ingest path reads W per message, without a copy. */
   current(): AbsorbedState {
-    return { ...this.state };
+    return this.state;
   }
 
   /** Records `next` on `conn`, inside the caller's transaction; `set` it once that commits. */
@@ -54,6 +57,6 @@ export class Absorbed {
   }
 
   set(next: AbsorbedState): void {
-    this.state = { ...next };
+    this.state = Object.freeze({ ...next });
   }
 }

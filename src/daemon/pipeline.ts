@@ -93,6 +93,7 @@ export async function openPipeline(o: PipelineOptions): Promise<Pipeline> {
     quarantine,
     sealAndShip,
     localFiles: () => segments.localFiles(),
+    scrubLocalFiles: () => segments.scrubSealed(),
     dir: join(o.dataDir, 'speed'),
     log,
   });

@@ -116,8 +116,8 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   }
 
   /**
-   * From the master files not absorbed (staged locally by the store) and every local segment (checked by
-   * the segment log at start). Unreadable master records are quarantined and the rebuild done again.
+   * From the master files not absorbed (staged locally by the store) and every local segment. Unreadable
+   * records in either are quarantined and the rebuild done again.
    */
   async rebuild(): Promise<number> {
     const { store, localFiles, quarantine } = this.sources;
@@ -132,7 +132,7 @@ export class DuckDBSpeedLayer implements SpeedLayer {
           await staged.release();
         }
       },
-      async () => scrubMasterFiles(store, await inputs(), quarantine),
+      async () => (await scrubMasterFiles(store, await inputs(), quarantine)) + (await this.sources.scrubLocalFiles()),
       quarantine.log,
     );
   }

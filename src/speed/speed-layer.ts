@@ -50,6 +50,8 @@ export interface SpeedDeps {
   sealAndShip(): Promise<number>;
   /** Every local write-ahead segment file (sealed and open). */
   localFiles(): Promise<string[]>;
+  /** Moves unreadable lines of the sealed local segments to the quarantine (after a read failed); how many. */
+  scrubLocalFiles(): Promise<number>;
   /** A local directory of its own, emptied at start. */
   dir: string;
   log: Logger;

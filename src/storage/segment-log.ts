@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { replaceFile, syncDir, writeDurably, writeFully } from './durable-file.js';
@@ -85,9 +85,9 @@ export class SegmentLog {
   }
 
   /**
-   * Recovers the segments left by a previous process: each is read back, any line that is not a record
-   * (a torn last line, a bad disk, a hand edit) goes to the quarantine, and open ones are sealed. Then
-   * starts the flush timer.
+   * Recovers the segments left by a previous process: an open one (a crash) loses its torn last line to the
+   * quarantine and is sealed. Nothing is parsed here: a bad line inside a segment is found by the engine that
+   * reads it (the rebuild at start), which then has `scrubSealed` move it out. Then starts the flush timer.
    */
   async start(): Promise<SealedSegment[]> {
     let maxId = this.opts.minNextId - 1;
@@ -99,7 +99,7 @@ export class SegmentLog {
       }
       const id = Number(m[1]);
       maxId = Math.max(maxId, id);
-      await this.recover(name, m[2] === 'open');
+      if (m[2] === 'open') await this.recover(id);
     }
     this.current = this.fresh(maxId + 1);
     this.timer = setInterval(() => this.tick(), this.opts.flushIntervalMs);
@@ -110,24 +110,35 @@ export class SegmentLog {
     return { id, lines: [], bytes: 0, durable: 0, openedAt: Date.now() };
   }
 
-  private async recover(name: string, isOpen: boolean): Promise<void> {
+  private async recover(id: number): Promise<void> {
+    const name = segmentName(id, 'open');
     const path = join(this.opts.dir, name);
-    let data: Buffer = await readFile(path);
-    const scanned = scanRecords(data);
-    if (scanned) {
-      await this.quarantine(name, scanned.bad);
-      data = scanned.good;
-      await replaceFile(path, data);
+    const data = await readFile(path);
+    const end = data.lastIndexOf(0x0a) + 1;
+    if (end < data.length) {
+      await this.quarantine(name, [{ offset: end, lines: 1, reason: 'torn line (no newline at the end of the file)', data: data.subarray(end) }]);
+      await truncate(path, end);
     }
-    if (!isOpen) return;
-    if (data.length === 0) {
+    if (end === 0) {
       await rm(path);
       return;
     }
-    const id = Number(NAME.exec(name)![1]);
     await rename(path, join(this.opts.dir, segmentName(id, 'jsonl')));
     await syncDir(this.opts.dir);
     this.log.info({ segment: id }, 'recovered segment');
+  }
+
+  /** Moves the unreadable lines of every sealed segment to the quarantine, keeping the rest; returns how many. */
+  async scrubSealed(): Promise<number> {
+    let moved = 0;
+    for (const seg of await this.sealed()) {
+      const scanned = scanRecords(await readFile(seg.path));
+      if (!scanned) continue;
+      await this.quarantine(segmentName(seg.id, 'jsonl'), scanned.bad);
+      await replaceFile(seg.path, scanned.good);
+      moved += scanned.badLines;
+    }
+    return moved;
   }
 
   /** Moves bad lines of local segment `name` to the local quarantine (the caller then rewrites the file). */

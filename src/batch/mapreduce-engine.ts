@@ -72,8 +72,6 @@ export interface MapReduceBatchEngineOptions {
   /** Local scratch directories are made under this. @default os.tmpdir() */
   localTmp?: string;
   log: Logger;
-  /** Told the progress of every job, percent (the batch layer gets it per run through `computeMinutes`). */
-  onProgress?: (mapPct: number, reducePct: number) => void;
 }
 
 /** The compiled task scripts: next to this module's build, or in dist/ when running from the sources. */
@@ -182,7 +180,6 @@ export class MapReduceBatchEngine implements BatchEngine {
       const p = job.line(line);
       if (p) {
         this.log.debug({ job: job.jobId, ...p }, 'mapreduce progress');
-        o.onProgress?.(p.map, p.reduce);
         progress?.(p.map, p.reduce);
       }
     };

@@ -26,7 +26,7 @@ if (!avail.ok) {
     const tmpRoot = join(p.root, 'tmp', 'mapreduce');
     const scratch = join(p.root, 'mr-scratch');
     await mkdir(scratch);
-    const progress: string[] = [];
+    const { progress } = p.engine;
     p.engine.current = new MapReduceBatchEngine({
       submit: 'local',
       jarsDir: avail.jars,
@@ -35,7 +35,6 @@ if (!avail.ok) {
       taskDir: await compiledTaskDir(),
       nodeBin: process.execPath,
       log: pino({ level: 'silent' }),
-      onProgress: (map, reduce) => progress.push(`${map}/${reduce}`),
     });
     const rnd = random(21);
     p.ingest(randomMessages(rnd, 4000, p.clock.now - 5 * MICROS_PER_HOUR, p.clock.now));

@@ -43,7 +43,7 @@ if (!mr.ok || !hadoop.ok) {
       store: () => new HdfsStore({ urls: [cluster.namenodeHttp], user: 'hms', root: '/hms', fsUri: cluster.fsUri, cacheDir, cacheMaxBytes: 1 << 30, client }),
     });
     t.teardown(() => p.close());
-    const progress: string[] = [];
+    const { progress } = p.engine;
     const classpath = `${cluster.confDir}:${hadoop.jars}/*:${await streamingJar(mr.jars)}`;
     const taskDir = await compiledTaskDir();
     const engine = (failMarker?: string) =>
@@ -62,7 +62,6 @@ if (!mr.ok || !hadoop.ok) {
           'mapreduce.map.maxattempts': '2',
         },
         log: pino({ level: 'silent' }),
-        onProgress: (m, r) => progress.push(`${m}/${r}`),
       });
 
     const rnd = random(61);

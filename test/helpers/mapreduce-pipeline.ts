@@ -11,16 +11,24 @@ import type { BatchEngine } from '../../src/batch/engine.js';
 import { AGG_COLUMN_DDL } from '../../src/serving/view-sql.js';
 import { buildPipeline } from './pipeline.js';
 
-/** A batch engine that delegates to whichever engine the test chose for the next run. */
+/**
+ * A batch engine that delegates to whichever engine the test chose for the next run, and keeps every progress
+ * report ("map/reduce" percent) the engines gave the batch layer.
+ */
 export class SwitchEngine implements BatchEngine {
+  readonly progress: string[] = [];
+
   constructor(public current: BatchEngine) {}
 
   get name(): string {
     return this.current.name;
   }
 
-  computeMinutes(conn: DuckDBConnection, files: MasterFile[], watermark: number): Promise<void> {
-    return this.current.computeMinutes(conn, files, watermark);
+  computeMinutes(conn: DuckDBConnection, files: MasterFile[], watermark: number, progress?: (mapPct: number, reducePct: number) => void): Promise<void> {
+    return this.current.computeMinutes(conn, files, watermark, (map, reduce) => {
+      this.progress.push(`${map}/${reduce}`);
+      progress?.(map, reduce);
+    });
   }
 
   async release(): Promise<void> {}

@@ -31,19 +31,19 @@ async function setup(t: ExecutionContext, mode: string, over: Partial<MapReduceB
     localTmp: scratch,
     taskDir: await compiledTaskDir(),
     log: pino({ level: 'silent' }),
-    onProgress: (m, r) => progress.push(`${m}/${r}`),
     ...over,
   });
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   await conn.run(`CREATE TEMP TABLE stage_minute (service VARCHAR, bucket BIGINT, ${AGG_COLUMN_DDL})`);
   const leftovers = async () => [...(await readdir(join(root, 'tmp', 'mapreduce')).catch(() => [])), ...(await readdir(scratch))];
-  return { root, engine, conn, progress, leftovers };
+  const report = (m: number, r: number) => progress.push(`${m}/${r}`);
+  return { root, engine, conn, progress, report, leftovers };
 }
 
 test('cluster mode: the submit command gets the streaming arguments; output rows land in stage_minute; progress; cleanup', async (t) => {
-  const { root, engine, conn, progress, leftovers } = await setup(t, 'ok');
-  await engine.computeMinutes(conn, [FILE], 120_000_000);
+  const { root, engine, conn, progress, report, leftovers } = await setup(t, 'ok');
+  await engine.computeMinutes(conn, [FILE], 120_000_000, report);
   const rows = (await conn.runAndReadAll('SELECT * FROM stage_minute ORDER BY bucket')).getRows().map((r) => r.map(String).join(','));
   t.deepEqual(rows, ['a\tb,0,2,10,4,6,1,20,9,11,2,30,14,16,3', 'c,60000000,2,10,4,6,60000001,20,9,11,60000002,30,14,16,60000003']);
   t.deepEqual(progress, ['50/0', '100/0', '100/100']);

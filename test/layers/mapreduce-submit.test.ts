@@ -89,7 +89,7 @@ test('a job past its timeout is killed, and release() kills a job in progress', 
   await rm(killed);
 
   const released = await setup(t, 'hang');
-  const running = released.engine.computeMinutes(released.conn, [FILE], 1);
+  const running = released.engine.computeMinutes(released.conn, [FILE], 1, released.report);
   while (released.progress.length === 0) await new Promise((r) => setTimeout(r, 50));
   await released.engine.release();
   t.regex((await t.throwsAsync(running)).message, /killed: engine released/);

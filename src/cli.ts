@@ -85,7 +85,7 @@ async function mock(argv: string[]): Promise<number> {
   const s = MOCK_SETTINGS.load({ flags, env: process.env });
   const [host, portText] = s.target.split(/:(?=\d+$)/);
   const port = Number(portText);
-  if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigError(`--target / HMS_MOCK_TARGET: expected HOST:PORT, got "${s.target}"`);
+  if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigError(`${MOCK_SETTINGS.describe('target')}: expected HOST:PORT, got "${s.target}"`);
   const { runFleet } = await import('../mock/fleet.js');
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());

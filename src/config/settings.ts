@@ -112,14 +112,15 @@ function convert(spec: Spec, raw: string, describe: string): unknown {
 export interface ConfigSources {
   flags: Partial<Record<string, string>>;
   env: NodeJS.ProcessEnv;
-  /** Values from a config file, by key. */
-  file?: Record<string, unknown>;
+  /** Values from a config file, by key, and the file's name for errors. */
+  file?: { name: string; values: Record<string, unknown> };
 }
 
 /** One command's settings: resolve them from their sources, or list them for `--help` and the README. */
 export interface Settings<S extends Record<string, Spec>> {
   readonly specs: S;
-  envName(name: keyof S & string): string;
+  /** The setting in all three spellings, for errors: `--flag / HMS_FLAG / "key"`. */
+  describe(name: keyof S & string): string;
   /** Throws ConfigError naming the setting at fault, or an unknown flag or file key. */
   load(sources: ConfigSources): SettingsOf<S>;
   table(): { flag: string; env: string; key: string; default: string; doc: string }[];
@@ -130,17 +131,17 @@ export function defineSettings<const S extends Record<string, Spec>>(envPrefix: 
   const describe = (name: string) => `--${flagName(name)} / ${envName(name)} / "${name}"`;
   return {
     specs,
-    envName,
-    load({ flags, env, file = {} }) {
-      for (const key of Object.keys(file)) {
-        if (!(key in specs)) throw new ConfigError(`config file: unknown setting "${key}" (known: ${Object.keys(specs).join(', ')})`);
+    describe,
+    load({ flags, env, file = { name: '', values: {} } }) {
+      for (const key of Object.keys(file.values)) {
+        if (!(key in specs)) throw new ConfigError(`config file ${file.name}: unknown setting "${key}" (known: ${Object.keys(specs).join(', ')})`);
       }
       for (const flag of Object.keys(flags)) {
         if (!(flag in specs)) throw new ConfigError(`unknown option --${flagName(flag)}`);
       }
       const out: Record<string, unknown> = {};
       for (const [name, spec] of Object.entries(specs)) {
-        const fileValue = file[name];
+        const fileValue = file.values[name];
         const raw = flags[name] ?? env[envName(name)] ?? (fileValue === undefined ? undefined : String(fileValue)) ?? spec.default;
         out[name] = convert(spec, raw, describe(name));
       }
@@ -207,8 +208,7 @@ export type Config = SettingsOf<typeof DAEMON_SETTINGS.specs> & {
 
 export type SettingName = keyof typeof DAEMON_SETTINGS.specs;
 
-export const envName = (name: SettingName): string => DAEMON_SETTINGS.envName(name);
-const describe = (name: SettingName) => `--${flagName(name)} / ${envName(name)} / "${name}"`;
+const describe = (name: SettingName) => DAEMON_SETTINGS.describe(name);
 
 export interface DaemonConfigSources {
   flags: Partial<Record<string, string>>;
@@ -234,13 +234,7 @@ export function loadConfig({ flags, env, file }: DaemonConfigSources): Config {
     fromFile = { ...fromFile };
     delete fromFile.rules;
   }
-  let settings: SettingsOf<typeof DAEMON_SETTINGS.specs>;
-  try {
-    settings = DAEMON_SETTINGS.load({ flags, env, file: fromFile });
-  } catch (err) {
-    if (err instanceof ConfigError && file && err.message.startsWith('config file:')) throw new ConfigError(err.message.replace('config file:', `config file ${file}:`));
-    throw err;
-  }
+  const settings = DAEMON_SETTINGS.load({ flags, env, file: { name: file ?? '', values: fromFile } });
   const config: Config = Object.freeze({ ...settings, rulesInline });
   checkHdfs(config);
   return config;

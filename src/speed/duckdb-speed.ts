@@ -42,7 +42,6 @@ export class DuckDBSpeedLayer implements SpeedLayer {
 
   private constructor(
     private readonly conn: DuckDBConnection,
-    private readonly dir: string,
     private readonly sources: SpeedDeps,
   ) {}
 
@@ -50,7 +49,7 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   static async create(deps: SpeedDeps): Promise<DuckDBSpeedLayer> {
     await rm(deps.dir, { recursive: true, force: true });
     await mkdir(deps.dir, { recursive: true });
-    return new DuckDBSpeedLayer(await deps.db.connect(), deps.dir, deps);
+    return new DuckDBSpeedLayer(await deps.db.connect(), deps);
   }
 
   push(line: string, segment: number): void {
@@ -93,7 +92,7 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     let chars = 0;
     try {
       for (const [seg, lines] of batch) {
-        const path = join(this.dir, `tick-${++this.batchNo}-${segmentName(seg, 'jsonl')}`);
+        const path = join(this.sources.dir, `tick-${++this.batchNo}-${segmentName(seg, 'jsonl')}`);
         // Listed before it is written: a write cut short by a full disk leaves no file behind either.
         files.push(path);
         const text = lines.join('');

@@ -1,4 +1,4 @@
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** File writes that a full or failing disk cannot leave half done. */
@@ -13,6 +13,13 @@ export async function replaceFile(path: string, data: Uint8Array): Promise<void>
     await rm(tmp, { force: true });
   }
   await syncDir(dirname(path));
+}
+
+/** Writes `data` to `name` (a relative path) below `root`, making the directories it needs; fsynced. */
+export async function writeBelow(root: string, name: string, data: Uint8Array): Promise<void> {
+  const path = join(root, name);
+  await mkdir(dirname(path), { recursive: true });
+  await writeDurably(path, data);
 }
 
 /** Creates or replaces `path` with `data` and fsyncs it. */

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { segmentIdOf } from '../core/master-record.js';
-import { replaceFile, syncDir, writeDurably } from './durable-file.js';
+import { replaceFile, syncDir, writeBelow, writeDurably } from './durable-file.js';
 import { type MasterFile, type MasterStore, partitionHour, type Scratch, type Staged } from './store.js';
 
 /** Hadoop's `Path` takes `file://` and the absolute path as it is: percent-encoding would be read literally. */
@@ -76,10 +76,8 @@ export class LocalStore implements MasterStore {
     return replaceFile(this.path(file), data);
   }
 
-  async quarantine(name: string, data: Uint8Array): Promise<void> {
-    const target = join(this.quarantineRoot, name);
-    await mkdir(dirname(target), { recursive: true });
-    await writeDurably(target, data);
+  quarantine(name: string, data: Uint8Array): Promise<void> {
+    return writeBelow(this.quarantineRoot, name, data);
   }
 
   private path(f: MasterFile): string {

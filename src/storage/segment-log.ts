@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { type FileHandle, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { replaceFile, syncDir, writeDurably, writeFully } from './durable-file.js';
+import { replaceFile, syncDir, writeBelow, writeFully } from './durable-file.js';
 import { type BadRun, scanRecords, segmentName } from '../core/master-record.js';
 import type { Quarantine } from './quarantine.js';
 
@@ -143,11 +143,7 @@ export class SegmentLog {
 
   /** Moves bad lines of local segment `name` to the local quarantine (the caller then rewrites the file). */
   async quarantine(name: string, runs: BadRun[]): Promise<void> {
-    await this.opts.quarantine.put(`segments/${name}`, runs, async (qname, bytes) => {
-      const target = join(this.opts.quarantineDir, qname);
-      await mkdir(dirname(target), { recursive: true });
-      await writeDurably(target, bytes);
-    });
+    await this.opts.quarantine.put(`segments/${name}`, runs, (qname, bytes) => writeBelow(this.opts.quarantineDir, qname, bytes));
   }
 
   /**

@@ -18,7 +18,6 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { MAX_TIME_US } from '../../jobs/mapreduce/task/record.mjs';
 import { recordTime } from '../core/master-record.js';
 
 export interface MasterFile {
@@ -101,7 +100,7 @@ export function splitByPartition(data: Buffer): { parts: Map<string, Buffer[]>; 
     const end = nl < 0 ? data.length : nl + 1;
     const line = data.subarray(start, end);
     const ts = recordTime(line);
-    if (!Number.isSafeInteger(ts) || ts > MAX_TIME_US || nl < 0) unplaced.push({ offset: start, line });
+    if (!Number.isSafeInteger(ts) || nl < 0) unplaced.push({ offset: start, line });
     else {
       const key = partitionOf(ts);
       const list = parts.get(key);

@@ -34,7 +34,6 @@ export interface BatchLayerDeps {
   log: Logger;
 }
 
-
 export class BatchLayer {
   private conn!: DuckDBConnection;
   private running?: Promise<BatchRun>;

@@ -47,7 +47,6 @@ const finitePair = (r: string) => `${r}_total > 0 AND ${r}_total <= ${DOUBLE_MAX
 export const VALID_RECORD = `(service IS NOT NULL AND length(service) > 0 AND NOT regexp_matches(service, '[\\x00-\\x1f\\x7f-\\x9f]')
   AND ts >= 0 AND ts <= ${MAX_TIME_US} AND recv >= 0 AND cpu >= 0 AND cpu <= 100 AND ${finitePair('ram')} AND ${finitePair('disk')})`;
 
-
 /** A run of consecutive bad lines of a file. */
 export interface BadRun {
   /** Byte offset of the run's first line in the file. */

@@ -3,7 +3,7 @@ import type { HmsApi, Pipeline } from '../api.js';
 import type { Config } from '../config/settings.js';
 import { HealthService } from '../health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
-import { implementations } from './backends.js';
+import { chooseBackends } from './backends.js';
 import { IngestCounters } from '../ingest/counters.js';
 import { UdpServer } from '../ingest/udp-server.js';
 import type { Logger } from '../log.js';
@@ -24,7 +24,7 @@ export function buildApp(config: Config, log: Logger): App {
   const rules = config.rules ? loadRulesFile(config.rules) : parseRulesConfig(config.rulesInline);
   const counters = new IngestCounters();
   const scheduler = new Scheduler(log.child({ module: 'scheduler' }));
-  const impl = implementations(config, log);
+  const backends = chooseBackends(config, log);
   const startedAt = Date.now() * 1000;
   let ready = false;
   let stopping: Promise<void> | undefined;
@@ -92,9 +92,9 @@ export function buildApp(config: Config, log: Logger): App {
     const dataDir = await prepareDataDir(config.dataDir);
     layers = await openPipeline({
       dataDir,
-      store: impl.store,
-      batchEngine: impl.createBatchEngine(),
-      speedEngine: (deps) => impl.createSpeedLayer(deps),
+      store: backends.store,
+      batchEngine: backends.createBatchEngine(),
+      speedEngine: (deps) => backends.createSpeedLayer(deps),
       segments: {
         flushIntervalMs: config.flushInterval / 1000,
         maxBytes: config.segmentMaxBytes,
@@ -159,7 +159,7 @@ export function buildApp(config: Config, log: Logger): App {
     await live?.save().catch(() => undefined);
     live?.close();
     await layers?.close();
-    if (!layers) await impl.store.release();
+    if (!layers) await backends.store.release();
     log.info('daemon stopped');
   }
 

@@ -18,13 +18,13 @@ import type { SpeedDeps, SpeedLayer } from '../speed/speed-layer.js';
  * The one place where configuration picks implementations: the master dataset store (local | hdfs), the
  * batch engine (duckdb | mapreduce) and the speed engine (duckdb | spark). Everything else sees the ports.
  */
-export interface Implementations {
+export interface Backends {
   store: MasterStore;
   createBatchEngine(): BatchEngine;
   createSpeedLayer(deps: SpeedDeps): Promise<SpeedLayer>;
 }
 
-export function implementations(config: Config, log: Logger): Implementations {
+export function chooseBackends(config: Config, log: Logger): Backends {
   const hdfs = config.storage === 'hdfs';
   // One WebHDFS client for the store and the engines, so retries and namenode failover are shared.
   const client = hdfs

@@ -52,7 +52,6 @@ export class LiveState {
     this.dirty.add(msg.service);
   }
 
-
   /** Writes changed services to DuckDB. */
   async save(): Promise<void> {
     if (this.dirty.size === 0) return;

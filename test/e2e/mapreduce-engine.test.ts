@@ -53,12 +53,7 @@ if (!avail.ok) {
     t.true(views.minute.length > 500);
     t.is(progress.at(-1), '100/100');
 
-    p.engine.current = p.duckdb;
-    const duck = await p.batch.run({ full: true });
-    t.is(duck.status, 'SUCCEEDED', duck.error ?? '');
-    t.is(duck.watermark, mr.watermark);
-    t.is(duck.records, mr.records);
-    t.deepEqual(await p.batchViews(), views);
+    await p.duckdbAgrees(t, mr, views);
 
     t.deepEqual(await readdir(tmpRoot), [], 'run directory deleted');
     t.deepEqual(await readdir(scratch), [], 'local scratch deleted');

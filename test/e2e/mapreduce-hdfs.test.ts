@@ -129,12 +129,7 @@ if (!mr.ok || !hdfs.ok) {
     t.is(full.mode, 'FULL');
     t.deepEqual(await p.batchViews(), incremental);
 
-    p.engine.current = p.duckdb;
-    const duck = await p.batch.run({ full: true });
-    t.is(duck.status, 'SUCCEEDED', duck.error ?? '');
-    t.is(duck.watermark, full.watermark);
-    t.is(duck.records, full.records);
-    t.deepEqual(await p.batchViews(), incremental);
+    await p.duckdbAgrees(t, full, incremental);
     t.deepEqual(await leftovers(), []);
   });
 

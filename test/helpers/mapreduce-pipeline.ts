@@ -3,6 +3,8 @@
  * engine switchable between runs, so one master dataset and one watermark serve both engines.
  */
 import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import type { BatchRun } from '../../src/api.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { LocalStore } from '../../src/storage/local-store.js';
 import type { MasterFile, MasterStore } from '../../src/storage/store.js';
@@ -68,6 +70,15 @@ export async function buildMrPipeline(opts: MrPipelineOptions = {}) {
       } finally {
         conn.closeSync();
       }
+    },
+    /** A full run on the duckdb engine gives `views` again, with the watermark and record count of `run`. */
+    async duckdbAgrees(t: ExecutionContext, run: BatchRun, views: Awaited<ReturnType<typeof p.batchViews>>): Promise<void> {
+      engine.current = duckdb;
+      const duck = await p.batch.run({ full: true });
+      t.is(duck.status, 'SUCCEEDED', duck.error ?? '');
+      t.is(duck.watermark, run.watermark);
+      t.is(duck.records, run.records);
+      t.deepEqual(await p.batchViews(), views);
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { type Database, Mutex } from '../serving/database.js';
 import { AlertStore } from './alert-store.js';
 import { type AlertRecord, Evaluator } from './evaluator.js';
-import { compileGlob } from './glob.js';
+import { compileGlob, globProblem } from '../core/glob.js';
 import { type NotifierStats, WebhookNotifier, type WebhookOptions } from './notifier.js';
 import { RULE_NAMES, type RulesConfig } from './rules.js';
 
@@ -96,7 +96,8 @@ export class HealthService {
   async silence(input: SilenceInput): Promise<Silence> {
     const nowUs = this.now();
     const service = input.service.trim();
-    if (service === '' || service.length > MAX_TEXT) throw new UserError('BAD_SILENCE', '`service` must be a service name or glob of 1-1000 characters.');
+    const problem = globProblem(service);
+    if (problem) throw new UserError('BAD_SILENCE', `\`service\`: ${problem}.`);
     const rule = input.rule ?? null;
     if (rule !== null && !(RULE_NAMES as readonly string[]).includes(rule)) {
       throw new UserError('UNKNOWN_RULE', `no rule named "${rule}" (rules: ${RULE_NAMES.join(', ')}).`);
@@ -204,5 +205,7 @@ export class HealthService {
 }
 
 function activeSilence(silence: Silence): ActiveSilence {
-  return { silence, matches: compileGlob(silence.service) };
+  // A silence stored before patterns had a length limit still matches its own text exactly.
+  const { service } = silence;
+  return { silence, matches: globProblem(service) ? (name) => name === service : compileGlob(service) };
 }

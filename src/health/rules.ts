@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, parseDuration } from '../config/settings.js';
-import { compileGlob } from './glob.js';
+import { compileGlob, globProblem } from '../core/glob.js';
 
 /** Thresholds on the newest values: three used-percent resources and free disk space. */
 export type ThresholdRuleName = 'cpu' | 'ram' | 'disk' | 'diskFree';
@@ -266,7 +266,8 @@ export function parseRulesConfig(obj: unknown, path = 'rules'): RulesConfig {
     if (!isObject(obj.services)) fail(servicesPath, `expected an object of service name or glob to rules, got ${show(obj.services)}`);
     for (const [pattern, raw] of Object.entries(obj.services)) {
       const at = keyPath(servicesPath, pattern);
-      if (pattern.trim() === '') fail(at, 'a service pattern must not be empty');
+      const problem = globProblem(pattern.trim());
+      if (problem) fail(at, problem);
       const rules = applyOverrides(defaults, readOverrides(at, raw));
       checkCoherent(at, rules);
       services.push({ pattern, matches: compileGlob(pattern), rules });

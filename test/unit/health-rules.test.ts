@@ -3,7 +3,6 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { compileGlob } from '../../src/health/glob.js';
 import { ConfigError } from '../../src/config/settings.js';
 import { DEFAULT_RULES, loadRulesFile, parseRulesConfig, RulesConfigError, rulesFor } from '../../src/health/rules.js';
 
@@ -34,16 +33,6 @@ test('overrides merge field by field onto the defaults; exact names first, then 
   t.false(rulesFor(config, 'payments').disk.enabled);
   t.true(rulesFor(config, 'paymentsx').disk.enabled);
   t.is(DEFAULT_RULES.cpu.warn, 85, 'the built-in defaults are not modified');
-});
-
-test('globs: * and ? only, everything else literal', (t) => {
-  t.true(compileGlob('payments-*')('payments-eu-1'));
-  t.false(compileGlob('payments-*')('payments'));
-  t.true(compileGlob('svc-00?')('svc-007'));
-  t.false(compileGlob('svc-00?')('svc-0071'));
-  t.false(compileGlob('a.b')('axb'), 'a dot is a dot');
-  t.true(compileGlob('(x)+[y]')('(x)+[y]'));
-  t.true(compileGlob('*')('anything'));
 });
 
 const bad: [string, unknown, string][] = [

@@ -124,7 +124,7 @@ export const typeDefs = /* GraphQL */ `
     unflushed: Float!
     "Accepted text waiting in memory (write-ahead segment or speed layer), bytes; at --max-unflushed new datagrams are rejected as storage_unavailable."
     unflushedBytes: Float!
-    "While the write-ahead segments cannot be written (a full disk): the error. Null when writes work."
+    "While the write-ahead segments cannot be written (a full disk): the system error, e.g. ENOSPC: no space left on device. Null when writes work."
     storageError: String
     "When the current storage error began."
     storageErrorSince: DateTime
@@ -139,7 +139,10 @@ export const typeDefs = /* GraphQL */ `
     skipped: Float!
     lastStartedAt: DateTime
     lastDurationMs: Float
+    "The last run's failure as CODE: sentence (detail in the daemon log); null after a success."
     lastError: String
+    "MASTER_RECORD_INVALID | STORE_UNAVAILABLE | DISK_FULL | ENGINE_FAILED | INTERRUPTED | JOB_FAILED"
+    lastErrorCode: String
   }
   type ReasonCount { reason: String!  count: Float! }
   type RejectedDatagram { at: DateTime!  reason: String!  detail: String!  from: String!  excerpt: String! }
@@ -155,7 +158,10 @@ export const typeDefs = /* GraphQL */ `
     watermark: DateTime
     records: Float
     partitions: Float
+    "Why the run failed, as CODE: sentence (detail in the daemon log)."
     error: String
+    "MASTER_RECORD_INVALID | STORE_UNAVAILABLE | DISK_FULL | ENGINE_FAILED | INTERRUPTED"
+    errorCode: String
     "While a MapReduce job runs: map and reduce progress, percent."
     mapProgress: Float
     reduceProgress: Float

@@ -1,3 +1,4 @@
+import { storedSummary, summarizeError } from '../core/error-code.js';
 import { randomUUID } from 'node:crypto';
 import { BIGINT, type DuckDBConnection, LIST, listValue } from '@duckdb/node-api';
 import type { BatchRun } from '../api.js';
@@ -45,7 +46,7 @@ export class BatchLayer {
   async start(): Promise<void> {
     this.conn = await this.deps.db.connect();
     // A run interrupted by a crash never committed: record it as failed rather than running forever.
-    await this.conn.run("UPDATE batch_runs SET status = 'FAILED', error = 'interrupted (daemon stopped)' WHERE status = 'RUNNING'");
+    await this.conn.run(`UPDATE batch_runs SET status = 'FAILED', error = '${summarizeError(null, 'INTERRUPTED').text}' WHERE status = 'RUNNING'`);
   }
 
   get watermark(): number | null {
@@ -80,6 +81,7 @@ export class BatchLayer {
       records: null,
       partitions: null,
       error: null,
+      errorCode: null,
       mapProgress: null,
       reduceProgress: null,
     };
@@ -128,7 +130,8 @@ export class BatchLayer {
       this.deps.absorbed.set(next);
       log.info({ run: run.id, mode: run.mode, watermark, records, partitions: affected.length, ms: (run.finishedAt! - run.startedAt) / 1000 }, 'batch run succeeded');
     } catch (err) {
-      Object.assign(run, { status: 'FAILED', finishedAt: now(), error: (err as Error).message });
+      const failure = summarizeError(err, 'ENGINE_FAILED');
+      Object.assign(run, { status: 'FAILED', finishedAt: now(), error: failure.text, errorCode: failure.code });
       log.error({ err, run: run.id }, 'batch run failed; previous views and watermark stay');
       await this.record(run).catch((e) => log.error({ err: e }, 'could not record the failed batch run'));
     } finally {
@@ -190,6 +193,7 @@ export class BatchLayer {
     const r = rows[0];
     if (this.current?.id === r.id) return { ...this.current };
     const num = (v: unknown) => (v === null ? null : Number(v));
+    const failure = storedSummary(r.error === null ? null : String(r.error), 'ENGINE_FAILED');
     return {
       id: String(r.id),
       engine: String(r.engine),
@@ -200,7 +204,8 @@ export class BatchLayer {
       watermark: num(r.watermark),
       records: num(r.records),
       partitions: num(r.partitions),
-      error: r.error === null ? null : String(r.error),
+      error: failure?.text ?? null,
+      errorCode: failure?.code ?? null,
       mapProgress: null,
       reduceProgress: null,
     };

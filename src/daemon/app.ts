@@ -133,7 +133,7 @@ export function buildApp(config: Config, log: Logger): App {
 
     scheduler.add('ship', config.shipSchedule, async () => {
       const r = await shipper.ship();
-      if (r.error) throw new Error(r.error);
+      if (r.error) throw r.error;
     });
     scheduler.add('batch', config.batchSchedule, async () => {
       const run = await batch.run();

@@ -83,7 +83,8 @@ export async function openPipeline(o: PipelineOptions): Promise<Pipeline> {
   const sealAndShip = async () => {
     await segments.seal();
     const r = await shipper.ship();
-    if (r.error) throw new Error(`cannot ship segments to the master dataset: ${r.error}`);
+    // Coded in its text: whatever the store's cause, a failed ship is the store's failure (core/error-code.ts).
+    if (r.error) throw new Error(`STORE_UNAVAILABLE: cannot ship segments to the master dataset: ${r.error.message}`, { cause: r.error });
     return shipper.shippedUpTo;
   };
   const speed = await o.speedEngine({

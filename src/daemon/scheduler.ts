@@ -1,6 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { JobStatus } from '../api.js';
 import type { Logger } from '../log.js';
+import { summarizeError } from '../core/error-code.js';
 
 /**
  * node-cron jobs with overlap prevention: a tick that finds the previous run still going is skipped and
@@ -15,7 +16,7 @@ export class Scheduler {
 
   /** Registers a job; `schedule` "off" registers it for status only (run it on demand). */
   add(name: string, schedule: string, fn: () => Promise<unknown>): void {
-    const status: JobStatus = { name, schedule, runs: 0, failures: 0, skipped: 0, lastStartedAt: null, lastDurationMs: null, lastError: null };
+    const status: JobStatus = { name, schedule, runs: 0, failures: 0, skipped: 0, lastStartedAt: null, lastDurationMs: null, lastError: null, lastErrorCode: null };
     this.jobs.set(name, status);
     if (schedule === 'off') return;
     let busy = false;
@@ -32,9 +33,12 @@ export class Scheduler {
       try {
         await p;
         status.lastError = null;
+        status.lastErrorCode = null;
       } catch (err) {
         status.failures++;
-        status.lastError = (err as Error).message;
+        const failure = summarizeError(err, 'JOB_FAILED');
+        status.lastError = failure.text;
+        status.lastErrorCode = failure.code;
         this.log.error({ err, job: name }, 'scheduled job failed');
       } finally {
         this.inFlight.delete(p);

@@ -1,3 +1,4 @@
+import { systemErrorText } from '../core/error-code.js';
 import { mkdirSync } from 'node:fs';
 import { type FileHandle, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -240,7 +241,7 @@ export class SegmentLog {
 
   private failed(err: Error): void {
     if (!this.failure) this.log.error({ err }, 'cannot write the write-ahead segments; accepted messages wait in memory and are retried');
-    this.failure = { error: err.message, since: this.failure?.since ?? Date.now() };
+    this.failure = { error: systemErrorText(err, 'STORE_UNAVAILABLE'), since: this.failure?.since ?? Date.now() };
   }
 
   private async write(seg: OpenSegment): Promise<void> {

@@ -9,7 +9,8 @@ export interface ShipResult {
   bytes: number;
   /** Sealed segments still waiting (the store failed on the first of them). */
   backlog: number;
-  error?: string;
+  /** Why shipping stopped; its message names the store and the cause. */
+  error?: Error;
 }
 
 /**
@@ -72,7 +73,7 @@ export class Shipper {
       } catch (err) {
         this.lastBacklog = sealed.length - shipped;
         this.log.warn({ err, segment: seg.id, store: this.store.location }, 'shipping failed; the segment stays local and is retried');
-        return { shipped, bytes, backlog: this.lastBacklog, error: `${this.store.kind} store: ${(err as Error).message}` };
+        return { shipped, bytes, backlog: this.lastBacklog, error: new Error(`${this.store.kind} store: ${(err as Error).message}`, { cause: err }) };
       }
     }
     this.lastBacklog = 0;

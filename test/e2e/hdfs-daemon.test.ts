@@ -101,9 +101,11 @@ if (!avail.ok) {
     t.is(grown.accepted, 1000);
     // Queries keep answering from the realtime views, the outage notwithstanding.
     await waitFor('realtime', async () => total(await gql<Stats>(d.url, STATS, ALL_TIME)) === 1000);
-    const failed = await gql<{ runBatch: { status: string; error: string } }>(d.url, 'mutation { runBatch { status error } }');
+    const failed = await gql<{ runBatch: { status: string; error: string; errorCode: string } }>(d.url, 'mutation { runBatch { status error errorCode } }');
     t.is(failed.runBatch.status, 'FAILED');
-    t.regex(failed.runBatch.error, /ship|hdfs|HDFS|Connection/i);
+    t.is(failed.runBatch.errorCode, 'STORE_UNAVAILABLE');
+    t.regex(failed.runBatch.error, /^STORE_UNAVAILABLE: /);
+    t.notRegex(failed.runBatch.error, /\/|:\d{2,5}\b/, 'no path, URL or port in an API answer');
 
     await hdfs.restartNamenode();
     await waitFor('backlog shipped', async () => (await gql<Pipeline>(d.url, PIPELINE)).pipeline.backlogSegments === 0);

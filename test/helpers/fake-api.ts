@@ -63,6 +63,7 @@ export const RUN: BatchRun = {
   records: 123_456,
   partitions: 3,
   error: null,
+  errorCode: null,
   mapProgress: null,
   reduceProgress: null,
 };
@@ -89,7 +90,7 @@ export const PIPELINE: Pipeline = {
   messagesPerSecond: 812.5,
   startedAt: T0 - 3_600_000_000,
   jobs: [
-    { name: 'ship', schedule: '*/5 * * * * *', runs: 12, failures: 1, skipped: 0, lastStartedAt: T0 - 5_000_000, lastDurationMs: 3, lastError: 'store down' },
+    { name: 'ship', schedule: '*/5 * * * * *', runs: 12, failures: 1, skipped: 0, lastStartedAt: T0 - 5_000_000, lastDurationMs: 3, lastError: 'STORE_UNAVAILABLE: the master dataset store could not be read or written; see the daemon log', lastErrorCode: 'STORE_UNAVAILABLE' },
   ],
   unflushed: 17,
   unflushedBytes: 4096,

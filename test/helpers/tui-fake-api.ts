@@ -153,6 +153,7 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
     records: 1234,
     partitions: 2,
     error: null,
+    errorCode: null,
     mapProgress: null,
     reduceProgress: null,
   });

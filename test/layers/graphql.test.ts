@@ -138,7 +138,7 @@ test('pipeline: counters, nulls, sample and last batch run', async (t) => {
         received accepted rejected late kernelDrops rejectedBy { reason count } compat { reason count }
         rejectedSample { at reason detail from excerpt } recvBufferBytes watermark backlogSegments
         storage batchEngine speedEngine messagesPerSecond startedAt unflushed
-        jobs { name schedule runs failures skipped lastStartedAt lastDurationMs lastError }
+        jobs { name schedule runs failures skipped lastStartedAt lastDurationMs lastError lastErrorCode }
         lastBatch { id engine status mode startedAt finishedAt watermark records partitions error }
     } }`,
   );
@@ -164,7 +164,7 @@ test('pipeline: counters, nulls, sample and last batch run', async (t) => {
     startedAt: '2026-11-27T09:00:00.000Z',
     unflushed: 17,
     jobs: [
-      { name: 'ship', schedule: '*/5 * * * * *', runs: 12, failures: 1, skipped: 0, lastStartedAt: '2026-11-27T09:59:55.000Z', lastDurationMs: 3, lastError: 'store down' },
+      { name: 'ship', schedule: '*/5 * * * * *', runs: 12, failures: 1, skipped: 0, lastStartedAt: '2026-11-27T09:59:55.000Z', lastDurationMs: 3, lastError: 'STORE_UNAVAILABLE: the master dataset store could not be read or written; see the daemon log', lastErrorCode: 'STORE_UNAVAILABLE' },
     ],
     lastBatch: {
       id: 'run-0042',

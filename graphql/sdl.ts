@@ -103,6 +103,10 @@ export const typeDefs = /* GraphQL */ `
     late: Float!
     kernelDrops: Float
     rejectedBy: [ReasonCount!]!
+    "off | optional | required (--auth-mode)."
+    authMode: String!
+    "Accepted datagrams that carried a valid signature; accepted - acceptedSigned came unsigned."
+    acceptedSigned: Float!
     "Messages accepted through each compatibility mode."
     compat: [ReasonCount!]!
     "A bounded sample of the latest rejected datagrams."

@@ -22,6 +22,8 @@ export interface MockOptions {
   seed: number;
   /** Report this host's real CPU, RAM and disk from every service instead of simulated behaviours. @default false */
   real: boolean;
+  /** Turns each datagram's JSON into what is sent, e.g. a signed datagram (core/sign.ts). @default as is */
+  sign?: (json: string) => string | Uint8Array;
 }
 
 export const MOCK_DEFAULTS: Readonly<MockOptions> = Object.freeze({
@@ -122,7 +124,7 @@ function connect(socket: dgram.Socket, host: string, port: number): Promise<void
  */
 export async function runFleet(opts: MockOptions, onProgress?: (p: FleetProgress) => void, signal?: AbortSignal): Promise<{ sent: number }> {
   validate(opts);
-  const { services, rate, seed, real } = opts;
+  const { services, rate, seed, real, sign } = opts;
   const durationS = opts.duration ?? Number.POSITIVE_INFINITY;
   const socket = dgram.createSocket(isIPv6(opts.target.host) ? 'udp6' : 'udp4');
   // Errors after connecting surface in send callbacks; an unhandled 'error' event would crash the caller.
@@ -174,7 +176,8 @@ export async function runFleet(opts: MockOptions, onProgress?: (p: FleetProgress
         const reading = host ? { serviceName: s.profile.name, ...host } : sampleProfile(s.profile, t);
         if (reading) {
           attempted++;
-          socket.send(formatMessage(reading, startUs + Math.round(t * 1e6)), afterSend);
+          const json = formatMessage(reading, startUs + Math.round(t * 1e6));
+          socket.send(sign ? sign(json) : json, afterSend);
         }
         if ((s.next & 255) === 0 && performance.now() > deadline) {
           budgetHit = true;

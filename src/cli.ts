@@ -1,7 +1,8 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { buildApp } from './daemon/app.js';
 import { parseFlags } from './cli-flags.js';
-import { ConfigError, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from './config/settings.js';
+import { ConfigError, DAEMON_SETTINGS, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from './config/settings.js';
 import { createLogger } from './log.js';
 
 const USAGE = `hms: health monitor for microservice fleets
@@ -28,6 +29,15 @@ function printSettings(title: string, rows: { flag: string; env: string; default
   for (const r of rows) process.stdout.write(`  ${cols.map((c, i) => c(r).padEnd(widths[i])).join('  ')}  ${r.doc}\n`);
 }
 
+/** A file a setting names, or a ConfigError that says which setting and why. */
+function readFileNamed(path: string, setting: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`${setting}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
 const wantsHelp = (argv: string[]) => argv.includes('--help') || argv.includes('-h');
 
 async function daemon(argv: string[]): Promise<number> {
@@ -38,7 +48,7 @@ async function daemon(argv: string[]): Promise<number> {
     ]);
     return 0;
   }
-  const { flags, positionals } = parseFlags(argv);
+  const { flags, positionals } = parseFlags(argv, DAEMON_SETTINGS.booleans());
   if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms daemon --help)`);
   const file = flags.config ?? process.env.HMS_CONFIG;
   delete flags.config;
@@ -63,6 +73,7 @@ async function daemon(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => app.reload());
   try {
     await app.start();
   } catch (err) {
@@ -80,7 +91,7 @@ async function mock(argv: string[]): Promise<number> {
     printSettings('hms mock: a fleet of mock services sending health over UDP (flag > environment > default)', MOCK_SETTINGS.table());
     return 0;
   }
-  const { flags, positionals } = parseFlags(argv, ['real']);
+  const { flags, positionals } = parseFlags(argv, MOCK_SETTINGS.booleans());
   if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms mock --help)`);
   const s = MOCK_SETTINGS.load({ flags, env: process.env });
   const [host, portText] = s.target.split(/:(?=\d+$)/);
@@ -90,11 +101,18 @@ async function mock(argv: string[]): Promise<number> {
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());
-  const { services, rate, duration, seed, real } = s;
+  const { services, rate, duration, seed, real, authKeys, keyId } = s;
   if (rate <= 0 || services < 1) throw new ConfigError('--rate must be > 0 and --services at least 1');
-  process.stderr.write(`hms mock: ${services} services x ${rate} msg/s -> ${host}:${port}\n`);
+  if (Boolean(authKeys) !== Boolean(keyId)) throw new ConfigError(`${MOCK_SETTINGS.describe(authKeys ? 'keyId' : 'authKeys')}: --auth-keys and --key-id go together`);
+  let sign: ((json: string) => Buffer) | undefined;
+  if (authKeys) {
+    const [{ loadAuthKeys, signingKeyFrom }, { signDatagram }] = await Promise.all([import('./ingest/datagram-auth.js'), import('./core/sign.js')]);
+    const key = signingKeyFrom(loadAuthKeys(authKeys), keyId);
+    sign = (json) => signDatagram(key, json, Date.now());
+  }
+  process.stderr.write(`hms mock: ${services} services x ${rate} msg/s -> ${host}:${port}${sign ? `, signed with key ${keyId}` : ''}\n`);
   const { sent } = await runFleet(
-    { target: { host, port }, services, rate, duration: duration > 0 ? duration : undefined, seed, real },
+    { target: { host, port }, services, rate, duration: duration > 0 ? duration : undefined, seed, real, sign },
     (p) => process.stderr.write(`\rhms mock: sent ${p.sent} in ${p.elapsedS.toFixed(0)} s   `),
     ac.signal,
   );
@@ -122,7 +140,8 @@ async function main(argv: string[]): Promise<number> {
         const { flags, positionals } = parseFlags(rest);
         if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms tui --help)`);
         const { runTui } = await import('../tui/main.js');
-        return await runTui({ url: TUI_SETTINGS.load({ flags, env: process.env }).url });
+        const { url, token, ca } = TUI_SETTINGS.load({ flags, env: process.env });
+        return await runTui({ url, token: token || undefined, ca: ca ? readFileNamed(ca, TUI_SETTINGS.describe('ca')) : undefined });
       }
       case 'demo': {
         const { runDemo } = await import('./demo.js');

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,10 +17,28 @@ export async function runDemo(argv: string[]): Promise<number> {
   const dataDir = flags.dataDir ?? (await mkdtemp(join(tmpdir(), 'hms-demo-')));
   await mkdir(dataDir, { recursive: true });
   const logPath = join(dataDir, 'daemon.log');
+  // The demo's own API token, as a real deployment has: GraphQL is not open to every local user meanwhile.
+  const token = randomBytes(24).toString('base64url');
+  const tokensPath = join(dataDir, 'api-tokens');
+  await writeFile(tokensPath, `# written by hms demo\nwrite ${token}\n`, { mode: 0o600 });
   const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
   const daemon = spawn(
     process.execPath,
-    [...process.execArgv, cli, 'daemon', '--data-dir', dataDir, '--udp-port', '0', '--http-port', '0', '--batch-schedule', '0 */2 * * * *'],
+    [
+      ...process.execArgv,
+      cli,
+      'daemon',
+      '--data-dir',
+      dataDir,
+      '--udp-port',
+      '0',
+      '--http-port',
+      '0',
+      '--batch-schedule',
+      '0 */2 * * * *',
+      '--api-tokens',
+      tokensPath,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const logFile = createWriteStream(logPath, { flags: 'a' });
@@ -44,7 +63,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   );
   let code = 1;
   try {
-    code = await runTui({ url: `http://127.0.0.1:${ports.httpPort}/graphql` });
+    code = await runTui({ url: `http://127.0.0.1:${ports.httpPort}/graphql`, token });
   } finally {
     fleet.abort();
     await mock;

@@ -43,7 +43,14 @@ export interface HmsClientOptions {
   batchTimeoutMs?: number;
   /** Pause before re-subscribing after the server ended a subscription with an error. @default 2000 */
   resubscribeMs?: number;
+  /** API token, sent in connection_init as `authorization: Bearer <token>`. */
+  token?: string;
+  /** PEM of the CA to trust for wss (a private CA); the system's CAs otherwise. */
+  ca?: string | Buffer;
 }
+
+/** graphql-ws close code for a refused connection_init (no token, or one the daemon does not know). */
+const FORBIDDEN = 4403;
 
 /** `http(s)://host/graphql` to `ws(s)://host/graphql`; ws URLs pass through. Throws on anything else. */
 export function toWebSocketUrl(url: string): string {
@@ -145,9 +152,17 @@ export function createHmsClient(url: string = DEFAULT_URL, opts: HmsClientOption
     for (const l of listeners) l(next);
   };
 
+  const { ca, token } = opts;
   const client: Client = createClient({
     url: toWebSocketUrl(url),
-    webSocketImpl: WebSocket,
+    webSocketImpl: ca
+      ? class extends WebSocket {
+          constructor(address: string, protocols?: string | string[]) {
+            super(address, protocols, { ca });
+          }
+        }
+      : WebSocket,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : undefined,
     lazy: false,
     retryAttempts: Number.POSITIVE_INFINITY,
     // graphql-ws treats a refused connection (not a CloseEvent) as fatal by default; a dashboard never gives up.
@@ -180,7 +195,9 @@ export function createHmsClient(url: string = DEFAULT_URL, opts: HmsClientOption
       closed: (event) => {
         if (closed) return;
         const e = event as { code?: number; reason?: string };
-        if (state.status === 'connected') {
+        // Retried all the same: the daemon reloads its tokens on SIGHUP.
+        if (e.code === FORBIDDEN) lastError = `the daemon refused the API token: ${token ? 'give one it knows' : 'it needs one'} (--token or HMS_TOKEN)`;
+        else if (state.status === 'connected') {
           lastError = `connection lost${e.code ? ` (${e.code}${e.reason ? ` ${e.reason}` : ''})` : ''}`;
           setState({ status: 'reconnecting', attempt: 0, nextRetryAt: null, lastError });
         }

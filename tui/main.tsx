@@ -13,6 +13,10 @@ const reactLoaded = (): boolean => Object.keys(require.cache).some((k) => /[\\/]
 export interface RunTuiOptions {
   /** The daemon's GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql (ws:// also accepted). */
   url: string;
+  /** API token for a daemon with --api-tokens. */
+  token?: string;
+  /** PEM of a private CA for https/wss. */
+  ca?: string | Buffer;
   /** @default process.stdin */
   stdin?: NodeJS.ReadStream;
   /** @default process.stdout */
@@ -83,7 +87,7 @@ export async function runTui(opts: RunTuiOptions): Promise<number> {
   const savedConsole = CONSOLE_METHODS.map((m) => [m, console[m]] as const);
   for (const m of CONSOLE_METHODS) console[m] = () => {};
 
-  const client = createHmsClient(opts.url);
+  const client = createHmsClient(opts.url, { token: opts.token, ca: opts.ca });
   let settle: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => {
     settle = resolve;

@@ -124,6 +124,8 @@ export interface Settings<S extends Record<string, Spec>> {
   /** Throws ConfigError naming the setting at fault, or an unknown flag or file key. */
   load(sources: ConfigSources): SettingsOf<S>;
   table(): { flag: string; env: string; key: string; default: string; doc: string }[];
+  /** Settings given as a bare `--flag` on the command line. */
+  booleans(): string[];
 }
 
 export function defineSettings<const S extends Record<string, Spec>>(envPrefix: string, specs: S): Settings<S> {
@@ -149,6 +151,7 @@ export function defineSettings<const S extends Record<string, Spec>>(envPrefix: 
     },
     table: () =>
       Object.entries(specs).map(([name, s]) => ({ flag: `--${flagName(name)}`, env: envName(name), key: name, default: s.default, doc: s.doc })),
+    booleans: () => Object.keys(specs).filter((name) => specs[name].kind === 'bool'),
   };
 }
 
@@ -157,7 +160,35 @@ export const DAEMON_SETTINGS = defineSettings('HMS_', {
   dataDir: { kind: 'string', default: './data', doc: 'Directory for segments, the local master dataset and the DuckDB file' },
   udpPort: { kind: 'port', default: '3500', doc: 'UDP port for health messages' },
   httpPort: { kind: 'port', default: '4000', doc: 'HTTP port for GraphQL, /health and /ready' },
-  host: { kind: 'string', default: '127.0.0.1', doc: 'Address to bind UDP and HTTP to' },
+  host: { kind: 'string', default: '127.0.0.1', doc: 'Address to bind UDP and HTTP to (--udp-host and --http-host win over it)' },
+  udpHost: { kind: 'string', default: '', doc: 'Address to bind UDP to; empty: --host' },
+  httpHost: { kind: 'string', default: '', doc: 'Address to bind HTTP to; empty: --host' },
+  insecure: {
+    kind: 'bool',
+    default: 'false',
+    doc: 'Serve a non-loopback address without authentication (unsigned UDP, HTTP without API tokens); logged as a warning at every start',
+  },
+  authMode: {
+    kind: 'enum',
+    default: 'off',
+    values: ['off', 'optional', 'required'] as const,
+    doc: 'Signed datagrams (HMS1 header, HMAC-SHA256): required refuses unsigned ones, optional accepts both and counts each kind',
+  },
+  authKeys: { kind: 'path', default: '', doc: 'JSON file of signing keys for --auth-mode optional/required; reloaded on SIGHUP' },
+  authWindow: { kind: 'duration', default: '60s', doc: "A signed datagram's time may differ from the receiver clock by this much; nonces are remembered this long" },
+  authReplayCapacity: {
+    kind: 'int',
+    default: '1000000',
+    doc: 'Nonces the replay filter remembers (about 100 bytes each); when full, the window narrows rather than admit a replay',
+  },
+  apiTokens: { kind: 'path', default: '', doc: 'File of API tokens (read TOKEN / write TOKEN a line); required for GraphQL when set; reloaded on SIGHUP' },
+  httpAllowedHosts: {
+    kind: 'string',
+    default: '',
+    doc: "Comma-separated names a request's Host header may carry (DNS-rebinding guard); empty: the bind address, localhost, 127.0.0.1, ::1 (and this machine's addresses and hostname for a wildcard bind)",
+  },
+  tlsCert: { kind: 'path', default: '', doc: 'PEM certificate (chain) to serve HTTPS and wss with; needs --tls-key' },
+  tlsKey: { kind: 'path', default: '', doc: 'PEM private key for --tls-cert' },
   maxDatagramBytes: { kind: 'bytes', default: '8KiB', doc: 'Datagrams larger than this are rejected (too_large)' },
   maxFutureSkew: { kind: 'duration', default: '5m', doc: 'Timestamps further ahead of the receiver clock are rejected (future)' },
   minTimestamp: { kind: 'time', default: '2000-01-01T00:00:00Z', doc: 'Timestamps before this are rejected (range); 1970 at the earliest' },
@@ -237,7 +268,39 @@ export function loadConfig({ flags, env, file }: DaemonConfigSources): Config {
   const settings = DAEMON_SETTINGS.load({ flags, env, file: { name: file ?? '', values: fromFile } });
   const config: Config = Object.freeze({ ...settings, rulesInline });
   checkHdfs(config);
+  checkAuth(config);
   return config;
+}
+
+/** Addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+}
+
+/** The addresses UDP and HTTP bind to: the specific flag wins over --host. */
+export const bindHosts = (c: Config): { udp: string; http: string } => ({ udp: c.udpHost || c.host, http: c.httpHost || c.host });
+
+/**
+ * Protected mode (as Redis has it): a port that other machines can reach must authenticate, unless the
+ * operator says --insecure. Also the settings that only make sense together.
+ */
+function checkAuth(c: Config): void {
+  if (c.authMode !== 'off' && !c.authKeys) throw new ConfigError(`${describe('authKeys')}: --auth-mode ${c.authMode} needs a keys file`);
+  if (c.authMode === 'off' && c.authKeys) throw new ConfigError(`${describe('authMode')}: --auth-keys is set but signatures are off: add --auth-mode required (or optional)`);
+  if (Boolean(c.tlsCert) !== Boolean(c.tlsKey)) throw new ConfigError(`${describe(c.tlsCert ? 'tlsKey' : 'tlsCert')}: --tls-cert and --tls-key go together`);
+  if (c.insecure) return;
+  const { udp, http } = bindHosts(c);
+  if (!isLoopback(udp) && c.authMode !== 'required') {
+    throw new ConfigError(
+      `${describe('authMode')}: UDP would listen on ${udp}, which other machines can reach, without authentication: add --auth-mode required --auth-keys FILE (or --udp-host 127.0.0.1, or --insecure to accept unsigned datagrams from anyone)`,
+    );
+  }
+  if (!isLoopback(http) && !c.apiTokens) {
+    throw new ConfigError(
+      `${describe('apiTokens')}: HTTP would listen on ${http}, which other machines can reach, without authentication: add --api-tokens FILE (or --http-host 127.0.0.1, or --insecure to serve GraphQL to anyone)`,
+    );
+  }
 }
 
 /** Settings that only make sense together are checked together. */
@@ -263,7 +326,9 @@ export const settingsTable = () => DAEMON_SETTINGS.table();
 
 /** `hms tui`. */
 export const TUI_SETTINGS = defineSettings('HMS_', {
-  url: { kind: 'string', default: 'http://127.0.0.1:4000/graphql', doc: "The daemon's GraphQL endpoint" },
+  url: { kind: 'string', default: 'http://127.0.0.1:4000/graphql', doc: "The daemon's GraphQL endpoint (http, https, ws or wss)" },
+  token: { kind: 'string', default: '', doc: 'API token, when the daemon has --api-tokens (the environment keeps it out of ps)' },
+  ca: { kind: 'path', default: '', doc: "PEM file of the CA that signed the daemon's certificate, for https/wss with a private CA" },
 });
 
 /** `hms mock`. */
@@ -274,4 +339,6 @@ export const MOCK_SETTINGS = defineSettings('HMS_MOCK_', {
   duration: { kind: 'number', default: '0', doc: 'Seconds to send for; 0: until stopped' },
   seed: { kind: 'int', default: '1', doc: 'Seed of the fleet (the same seed sends the same values)' },
   real: { kind: 'bool', default: 'false', doc: "Every service reports this host's real CPU, RAM and disk instead of simulated behaviours" },
+  authKeys: { kind: 'path', default: '', doc: "The daemon's keys file (--auth-keys): sign every datagram with the key --key-id" },
+  keyId: { kind: 'string', default: '', doc: 'Which key of --auth-keys signs' },
 });

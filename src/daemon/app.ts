@@ -1,11 +1,12 @@
 import { createHttpServer } from '../../graphql/server.js';
 import type { HmsApi, Pipeline } from '../api.js';
-import type { Config } from '../config/settings.js';
+import { bindHosts, type Config } from '../config/settings.js';
 import { HealthService } from '../health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
 import { chooseBackends } from './backends.js';
 import { IngestCounters } from '../ingest/counters.js';
 import { UdpServer } from '../ingest/udp-server.js';
+import { DatagramAuth, loadAuthKeys } from '../ingest/datagram-auth.js';
 import type { Logger } from '../log.js';
 import { type Pipeline as Layers, openPipeline } from './pipeline.js';
 import { Scheduler } from './scheduler.js';
@@ -16,6 +17,8 @@ export interface App {
   start(): Promise<{ udpPort: number; httpPort: number }>;
   /** The one shutdown path; later calls return the same promise. */
   stop(): Promise<void>;
+  /** SIGHUP: reads the keys and tokens files again; a file that no longer parses keeps the old ones. */
+  reload(): void;
   readonly api: HmsApi;
 }
 
@@ -26,6 +29,13 @@ export function buildApp(config: Config, log: Logger): App {
   const scheduler = new Scheduler(log.child({ module: 'scheduler' }));
   const backends = chooseBackends(config, log);
   const startedAt = Date.now() * 1000;
+  const hosts = bindHosts(config);
+  // Read before anything opens: a bad keys or tokens file stops the start with an error naming it.
+  const auth = new DatagramAuth(config.authKeys ? loadAuthKeys(config.authKeys) : null, {
+    mode: config.authMode,
+    windowUs: config.authWindow,
+    maxNonces: config.authReplayCapacity,
+  });
   let ready = false;
   let stopping: Promise<void> | undefined;
   let layers: Layers;
@@ -45,6 +55,8 @@ export function buildApp(config: Config, log: Logger): App {
       late: counters.late,
       kernelDrops: udp.kernelDrops(),
       rejectedBy: Object.entries(counters.rejectedBy).map(([reason, count]) => ({ reason, count })),
+      authMode: config.authMode,
+      acceptedSigned: counters.acceptedSigned,
       compat: Object.entries(counters.compat).map(([reason, count]) => ({ reason, count })),
       rejectedSample: counters.rejectedSample(),
       recvBufferBytes: udp.recvBufferBytes,
@@ -89,6 +101,12 @@ export function buildApp(config: Config, log: Logger): App {
   const http = createHttpServer(api, { host: config.host, port: config.httpPort, log: log.child({ module: 'http' }) });
 
   async function start() {
+    if (config.insecure) {
+      log.warn(
+        { udp: hosts.udp, authMode: config.authMode, http: hosts.http, apiTokens: config.apiTokens !== '' },
+        '--insecure: protected mode is off; whoever reaches these ports may send health (unless --auth-mode required) and use GraphQL (unless --api-tokens)',
+      );
+    }
     const dataDir = await prepareDataDir(config.dataDir);
     layers = await openPipeline({
       dataDir,
@@ -120,10 +138,11 @@ export function buildApp(config: Config, log: Logger): App {
 
     udp = new UdpServer(
       {
-        host: config.host,
+        host: hosts.udp,
         port: config.udpPort,
         recvBufferBytes: config.recvBuffer,
         decode: { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, minTimestampUs: config.minTimestamp, compat: config.compat },
+        auth,
       },
       counters,
       layers.sink({ observers: [live, health], onLate: () => counters.late++ }),
@@ -163,9 +182,21 @@ export function buildApp(config: Config, log: Logger): App {
     log.info('daemon stopped');
   }
 
+  function reload(): void {
+    if (config.authKeys) {
+      try {
+        auth.reload(loadAuthKeys(config.authKeys));
+        log.info({ file: config.authKeys }, 'signing keys reloaded');
+      } catch (err) {
+        log.error({ err }, 'signing keys not reloaded; the previous keys stay in force');
+      }
+    }
+  }
+
   return {
     api,
     start,
+    reload,
     stop: () => {
       stopping ??= shutdown();
       return stopping;

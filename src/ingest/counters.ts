@@ -9,6 +9,8 @@ const RATE_WINDOW_S = 5;
 export class IngestCounters {
   received = 0;
   accepted = 0;
+  /** Accepted with a valid signature; the rest of `accepted` came unsigned (--auth-mode optional or off). */
+  acceptedSigned = 0;
   late = 0;
   readonly rejectedBy = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
   readonly compat = Object.fromEntries(COMPAT_MODES.map((m) => [m, 0])) as Record<CompatMode, number>;
@@ -23,8 +25,9 @@ export class IngestCounters {
     return n;
   }
 
-  accept(nowMs: number, compat: CompatMode | undefined): void {
+  accept(nowMs: number, compat: CompatMode | undefined, signed: boolean): void {
     this.accepted++;
+    if (signed) this.acceptedSigned++;
     if (compat) this.compat[compat]++;
     const second = Math.floor(nowMs / 1000);
     if (second !== this.currentSecond) this.rollTo(second);

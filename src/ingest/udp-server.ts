@@ -2,6 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import type { IngestCounters } from './counters.js';
+import type { DatagramAuth } from './datagram-auth.js';
 import { type DecodeOptions, decodeDatagram } from './decode.js';
 import type { HealthMessage } from '../core/message.js';
 
@@ -11,6 +12,8 @@ export interface UdpServerOptions {
   /** Receive buffer to ask for; the kernel grants at most net.core.rmem_max. */
   recvBufferBytes: number;
   decode: DecodeOptions;
+  /** Signatures (--auth-mode): checked before decoding, and the key's services after. */
+  auth: DatagramAuth;
 }
 
 /**
@@ -44,7 +47,7 @@ export class UdpServer {
     await new Promise<void>((resolve, reject) => {
       const failed = (err: NodeJS.ErrnoException) => {
         const why = err.code === 'EADDRINUSE' ? 'the address is in use (another daemon?)' : err.message;
-        reject(new Error(`cannot listen for UDP on ${this.opts.host}:${this.opts.port} (--udp-port / --host): ${why}`));
+        reject(new Error(`cannot listen for UDP on ${this.opts.host}:${this.opts.port} (--udp-port / --udp-host): ${why}`));
       };
       socket.once('error', failed);
       socket.bind(this.opts.port, this.opts.host, () => {
@@ -71,9 +74,13 @@ export class UdpServer {
     c.received++;
     const nowMs = Date.now();
     const nowUs = nowMs * 1000;
-    const d = decodeDatagram(data, nowUs, this.opts.decode);
+    const v = this.opts.auth.verify(data, nowUs);
+    if (!v.ok) return c.reject(v.reason, v.detail, data, `${rinfo.address}:${rinfo.port}`, nowUs);
+    const d = decodeDatagram(v.body, nowUs, this.opts.decode);
     if (!d.ok) c.reject(d.reason, d.detail, data, `${rinfo.address}:${rinfo.port}`, nowUs);
-    else if (this.sink(d.msg, nowUs)) c.accept(nowMs, d.compat);
+    else if (v.key && !v.key.allows(d.msg.service)) {
+      c.reject('service_not_allowed', `key "${v.key.id}" may not send for service ${JSON.stringify(d.msg.service)} (its services: ${v.key.services?.join(', ')})`, data, `${rinfo.address}:${rinfo.port}`, nowUs);
+    } else if (this.sink(d.msg, nowUs)) c.accept(nowMs, d.compat, v.key !== null);
     else c.reject('storage_unavailable', STORAGE_UNAVAILABLE, data, `${rinfo.address}:${rinfo.port}`, nowUs);
   }
 

@@ -78,6 +78,8 @@ export const PIPELINE: Pipeline = {
     { reason: 'malformed_json', count: 7 },
     { reason: 'range', count: 3 },
   ],
+  authMode: 'optional',
+  acceptedSigned: 999_000,
   compat: [{ reason: 'seed_mock', count: 12 }],
   rejectedSample: [{ at: T0 + 999, reason: 'range', detail: 'CPU 140 > 100', from: '10.0.0.7:51234', excerpt: '{"CPU":140' }],
   recvBufferBytes: 4_194_304,

@@ -98,6 +98,8 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
         late: 0,
         kernelDrops: 0,
         rejectedBy: [{ reason: 'schema', count: (t - started) / 10 }],
+        authMode: 'off',
+        acceptedSigned: 0,
         compat: [],
         rejectedSample: [],
         recvBufferBytes: 4 * 1024 * 1024,

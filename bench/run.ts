@@ -6,8 +6,13 @@
  * 3. Freshness: time from a datagram's arrival to its visibility in `stats`.
  */
 import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { compileGlob } from '../src/core/glob.js';
+import { signDatagram } from '../src/core/sign.js';
+import { DatagramAuth } from '../src/ingest/datagram-auth.js';
 import { ALL_TIME, CLI, gql, message, sendUdp, startDaemon } from '../test/helpers/daemon.js';
 
 const PIPELINE = '{ pipeline { accepted received rejected kernelDrops recvBufferBytes } }';
@@ -24,9 +29,10 @@ async function countLines(dir: string): Promise<number> {
   return n;
 }
 
-function runMock(port: number, services: number, ratePerService: number, seconds: number): Promise<number> {
+function runMock(port: number, services: number, ratePerService: number, seconds: number, extra: string[] = []): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', CLI, 'mock', '--target', `127.0.0.1:${port}`, '--services', String(services), '--rate', String(ratePerService), '--duration', String(seconds)], {
+    const args = ['--target', `127.0.0.1:${port}`, '--services', String(services), '--rate', String(ratePerService), '--duration', String(seconds), ...extra];
+    const p = spawn(process.execPath, ['--import', 'tsx', CLI, 'mock', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
@@ -85,6 +91,63 @@ async function throughput(): Promise<void> {
   console.log(`highest rate with zero loss and everything persisted: ${Math.round(best)} msg/s\n`);
 }
 
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** The cost of signatures: the same traffic, signed and checked (--auth-mode required) against unsigned. */
+async function signed(): Promise<void> {
+  console.log('## Signed datagrams: verify cost in-process, and the daemon with --auth-mode required against off');
+  const key = { id: 'bench', secret: randomBytes(32) };
+  const auth = new DatagramAuth({ source: 'bench', byId: new Map([[key.id, { ...key, services: null, allows: () => true }]]) }, { mode: 'required', windowUs: 60e6 });
+  const now = Date.now();
+  const datagrams = Array.from({ length: 200_000 }, (_, i) => signDatagram(key, message(`svc-${i % 100}`, now / 1000, i % 100), now));
+  const t0 = performance.now();
+  for (const d of datagrams) if (!auth.verify(d, now * 1000).ok) throw new Error('a bench datagram did not verify');
+  console.log(`verify: ${(((performance.now() - t0) * 1000) / datagrams.length).toFixed(2)} µs a datagram (HMAC-SHA256 and the replay filter)`);
+
+  const keysDir = await mkdtemp(join(tmpdir(), 'hms-bench-keys-'));
+  const keys = join(keysDir, 'keys.json');
+  await writeFile(keys, JSON.stringify({ keys: [{ id: key.id, secret: key.secret.toString('hex') }] }));
+  console.log('auth mode | rate offered/s | sent | accepted | loss | daemon CPU s per million');
+  for (const rate of [50_000, 100_000]) {
+    for (const mode of ['off', 'required'] as const) {
+      const d = await startDaemon(['--batch-schedule', 'off', '--recv-buffer', '32MiB', ...(mode === 'required' ? ['--auth-mode', mode, '--auth-keys', keys] : [])]);
+      try {
+        // Unsigned traffic to auth off, signed to auth required, from a sender that signs before it starts sending.
+        const args = [String(d.udpPort), String(rate), '5', ...(mode === 'required' ? [key.secret.toString('hex'), key.id] : [])];
+        const sender = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'udp-sender.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        sender.stdout.on('data', (c) => {
+          out += c;
+        });
+        const cpu0 = await cpuSeconds(d.proc.pid!);
+        await new Promise((resolve) => sender.once('exit', resolve));
+        await new Promise((r) => setTimeout(r, 1500));
+        const { pipeline } = await gql<P>(d.url, PIPELINE);
+        const cpu = (await cpuSeconds(d.proc.pid!)) - cpu0;
+        const sent = Number(/sent (\d+)/.exec(out)?.[1]);
+        console.log(`${mode} | ${rate} | ${sent} | ${pipeline.accepted} | ${(((sent - pipeline.accepted) / sent) * 100).toFixed(1)} % | ${((cpu / pipeline.accepted) * 1e6).toFixed(1)}`);
+      } finally {
+        await d.stop();
+      }
+    }
+  }
+  console.log('');
+}
+
+/** The glob that backtracked for 22 s as a regex, through the matcher silences and rules use now. */
+function globs(): void {
+  console.log('## Globs: the backtracking case');
+  const name = 'a'.repeat(200);
+  const matches = compileGlob('*a*a*a*a*b');
+  const t0 = performance.now();
+  for (let i = 0; i < 10_000; i++) matches(name);
+  console.log(`*a*a*a*a*b against 200 characters: ${(((performance.now() - t0) * 1000) / 10_000).toFixed(1)} µs a match\n`);
+}
+
 async function memory(): Promise<void> {
   console.log('## 1,000 services at 1 msg/s each for 60 s');
   const d = await startDaemon([]);
@@ -135,6 +198,8 @@ function runBenchFile(file: string, args: string[] = []): Promise<void> {
 
 const only = process.argv[2];
 if (!only || only === 'throughput') await throughput();
+if (!only || only === 'signed') await signed();
+if (!only || only === 'globs') globs();
 if (!only || only === 'freshness') await freshness();
 if (!only || only === 'memory') await memory();
 if (!only || only === 'hdfs') {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
-import { ConfigError, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from '../../src/config/settings.js';
+import { bindHosts, ConfigError, isLoopback, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from '../../src/config/settings.js';
 
 const load = (flags: Record<string, string>) => loadConfig({ flags, env: {} });
 
@@ -46,4 +46,20 @@ test('--max-unflushed is a size', (t) => {
   t.is(load({}).maxUnflushed, 64 << 20);
   t.is(load({ maxUnflushed: '1MiB' }).maxUnflushed, 1 << 20);
   t.throws(() => load({ maxUnflushed: 'lots' }), { message: /--max-unflushed/ });
+});
+
+test('protected mode: a reachable bind needs authentication, the specific host flag wins, --insecure lifts it', (t) => {
+  t.deepEqual(bindHosts(load({})), { udp: '127.0.0.1', http: '127.0.0.1' });
+  t.deepEqual(bindHosts(load({ host: '::1', udpHost: '127.0.0.2' })), { udp: '127.0.0.2', http: '::1' });
+  for (const h of ['127.0.0.1', '127.255.0.9', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) t.true(isLoopback(h), h);
+  for (const h of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.1', 'example.com', '128.0.0.1', '127.0.0.1.example.com']) t.false(isLoopback(h), h);
+  t.throws(() => load({ host: '0.0.0.0' }), { instanceOf: ConfigError, message: /--auth-mode \/ HMS_AUTH_MODE \/ "authMode": UDP would listen on 0\.0\.0\.0.*add --auth-mode required --auth-keys FILE/ });
+  t.notThrows(() => load({ udpHost: '10.0.0.5', authMode: 'required', authKeys: 'k.json' }), 'a reachable UDP with required signatures, HTTP on loopback');
+  t.throws(() => load({ httpHost: '0.0.0.0' }), { message: /--api-tokens .*HTTP would listen on 0\.0\.0\.0.*add --api-tokens FILE/ });
+  t.throws(() => load({ host: '0.0.0.0', authMode: 'optional', authKeys: 'k.json', apiTokens: 't' }), { message: /UDP would listen/ }, 'optional is not enough');
+  t.notThrows(() => load({ host: '0.0.0.0', authMode: 'required', authKeys: 'k.json', apiTokens: 't' }));
+  t.is(load({ host: '0.0.0.0', insecure: 'true' }).insecure, true);
+  t.throws(() => load({ authMode: 'required' }), { message: /needs a keys file/ });
+  t.throws(() => load({ authKeys: 'k.json' }), { message: /--auth-keys is set but signatures are off/ });
+  t.throws(() => load({ tlsCert: 'c.pem' }), { message: /--tls-key.*go together/ });
 });

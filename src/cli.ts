@@ -9,7 +9,8 @@ const USAGE = `hms: health monitor for microservice fleets
 
   hms daemon  [--data-dir DIR] [--udp-port 3500] [--http-port 4000] [--host 127.0.0.1] [--config FILE] ...
   hms mock    [--target HOST:PORT] [--services N] [--rate MSGS_PER_S_EACH] [--duration S] [--seed N] [--real]
-  hms tui     [--url http://HOST:PORT/graphql]
+              [--auth-keys FILE --key-id ID]
+  hms tui     [--url http(s)://HOST:PORT/graphql] [--token TOKEN] [--ca FILE]
   hms demo    [--data-dir DIR]
   hms convert IN OUT.csv [--compat seed,course]
 

@@ -1,6 +1,9 @@
 import { createHttpServer } from '../../graphql/server.js';
 import type { HmsApi, Pipeline } from '../api.js';
-import { bindHosts, type Config } from '../config/settings.js';
+import { readFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { loadApiTokens } from '../../graphql/tokens.js';
+import { bindHosts, type Config, ConfigError, DAEMON_SETTINGS, type SettingName } from '../config/settings.js';
 import { HealthService } from '../health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
 import { chooseBackends } from './backends.js';
@@ -22,6 +25,34 @@ export interface App {
   readonly api: HmsApi;
 }
 
+/** A file a setting names, read at start; a ConfigError names the setting when it cannot be read. */
+function readSetting(path: string, name: SettingName): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`${DAEMON_SETTINGS.describe(name)}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The names a request's Host header may carry (a DNS-rebinding guard): --http-allowed-hosts, or the bind
+ * address and the loopback names, and for a wildcard bind this machine's addresses and hostname. A
+ * rebinding attack uses the attacker's own name, which is never among these.
+ */
+export function allowedHosts(config: Config, bind: string): string[] {
+  const given = config.httpAllowedHosts
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+  if (given.length) return given;
+  const names = new Set([bind, 'localhost', '127.0.0.1', '::1']);
+  if (bind === '0.0.0.0' || bind === '::') {
+    names.add(hostname());
+    for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) names.add(a.address);
+  }
+  return [...names];
+}
+
 export function buildApp(config: Config, log: Logger): App {
   // Parsed first: a bad rule stops the daemon before it opens anything.
   const rules = config.rules ? loadRulesFile(config.rules) : parseRulesConfig(config.rulesInline);
@@ -36,6 +67,7 @@ export function buildApp(config: Config, log: Logger): App {
     windowUs: config.authWindow,
     maxNonces: config.authReplayCapacity,
   });
+  let apiTokens = config.apiTokens ? loadApiTokens(config.apiTokens) : null;
   let ready = false;
   let stopping: Promise<void> | undefined;
   let layers: Layers;
@@ -98,7 +130,21 @@ export function buildApp(config: Config, log: Logger): App {
     },
   };
 
-  const http = createHttpServer(api, { host: config.host, port: config.httpPort, log: log.child({ module: 'http' }) });
+  const http = createHttpServer(api, {
+    host: hosts.http,
+    port: config.httpPort,
+    log: log.child({ module: 'http' }),
+    tokens: () => apiTokens,
+    allowedHosts: allowedHosts(config, hosts.http),
+    tls: config.tlsCert ? { cert: readSetting(config.tlsCert, 'tlsCert'), key: readSetting(config.tlsKey, 'tlsKey') } : undefined,
+    limits: {
+      queryTimeoutMs: config.queryTimeout / 1000,
+      maxBodyBytes: config.maxRequestBytes,
+      maxDataFields: config.maxDataFields,
+      maxSubscriptions: config.maxSubscriptions,
+      maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
+    },
+  });
 
   async function start() {
     if (config.insecure) {
@@ -120,6 +166,7 @@ export function buildApp(config: Config, log: Logger): App {
         maxUnflushedBytes: config.maxUnflushed,
       },
       allowedLatenessUs: config.allowedLateness,
+      queryTimeoutMs: config.queryTimeout / 1000,
       log,
     });
     const { db, shipper, batch, speed, store } = layers;
@@ -189,6 +236,14 @@ export function buildApp(config: Config, log: Logger): App {
         log.info({ file: config.authKeys }, 'signing keys reloaded');
       } catch (err) {
         log.error({ err }, 'signing keys not reloaded; the previous keys stay in force');
+      }
+    }
+    if (config.apiTokens) {
+      try {
+        apiTokens = loadApiTokens(config.apiTokens);
+        log.info({ file: config.apiTokens, tokens: apiTokens.size }, 'API tokens reloaded');
+      } catch (err) {
+        log.error({ err }, 'API tokens not reloaded; the previous tokens stay in force');
       }
     }
   }

@@ -28,6 +28,8 @@ export interface PipelineOptions {
   speedEngine(deps: SpeedDeps): Promise<SpeedLayer>;
   segments: { flushIntervalMs: number; maxBytes: number; maxAgeMs: number; maxUnflushedBytes: number };
   allowedLatenessUs: number;
+  /** A read of the serving views taking longer fails with QUERY_TIMEOUT, its statement interrupted. @default 10000 */
+  queryTimeoutMs?: number;
   /** The batch layer's clock, epoch µs. @default Date.now */
   now?: () => number;
   log: Logger;
@@ -98,7 +100,7 @@ export async function openPipeline(o: PipelineOptions): Promise<Pipeline> {
     dir: join(o.dataDir, 'speed'),
     log,
   });
-  const query = await QueryService.create(db);
+  const query = await QueryService.create(db, { timeoutMs: o.queryTimeoutMs });
   const batch = new BatchLayer({
     db,
     store,

@@ -24,6 +24,8 @@ export type Sink = (msg: HealthMessage, recvUs: number) => boolean;
 
 const STORAGE_UNAVAILABLE = 'the write-ahead segment cannot be written and the in-memory backlog is full (--max-unflushed): see pipeline.storageError';
 
+const from = (rinfo: RemoteInfo): string => `${rinfo.address}:${rinfo.port}`;
+
 /** The UDP listener: decode, validate, count, hand accepted messages to the sink. Never throws on input. */
 export class UdpServer {
   private socket?: Socket;
@@ -75,13 +77,16 @@ export class UdpServer {
     const nowMs = Date.now();
     const nowUs = nowMs * 1000;
     const v = this.opts.auth.verify(data, nowUs);
-    if (!v.ok) return c.reject(v.reason, v.detail, data, `${rinfo.address}:${rinfo.port}`, nowUs);
+    if (!v.ok) {
+      c.reject(v.reason, v.detail, data, from(rinfo), nowUs);
+      return;
+    }
     const d = decodeDatagram(v.body, nowUs, this.opts.decode);
-    if (!d.ok) c.reject(d.reason, d.detail, data, `${rinfo.address}:${rinfo.port}`, nowUs);
+    if (!d.ok) c.reject(d.reason, d.detail, data, from(rinfo), nowUs);
     else if (v.key && !v.key.allows(d.msg.service)) {
-      c.reject('service_not_allowed', `key "${v.key.id}" may not send for service ${JSON.stringify(d.msg.service)} (its services: ${v.key.services?.join(', ')})`, data, `${rinfo.address}:${rinfo.port}`, nowUs);
+      c.reject('service_not_allowed', `key "${v.key.id}" may not send for service ${JSON.stringify(d.msg.service)} (its services: ${v.key.services?.join(', ')})`, data, from(rinfo), nowUs);
     } else if (this.sink(d.msg, nowUs)) c.accept(nowMs, d.compat, v.key !== null);
-    else c.reject('storage_unavailable', STORAGE_UNAVAILABLE, data, `${rinfo.address}:${rinfo.port}`, nowUs);
+    else c.reject('storage_unavailable', STORAGE_UNAVAILABLE, data, from(rinfo), nowUs);
   }
 
   get port(): number {

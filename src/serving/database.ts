@@ -1,4 +1,5 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { UserError } from '../api.js';
 import { ConfigError } from '../config/settings.js';
 import { AGG_COLUMN_DDL } from './view-sql.js';
 
@@ -81,3 +82,31 @@ export class Mutex {
     return out;
   }
 }
+
+/**
+ * Runs `work` on `conn` and, once `ms` have passed, interrupts whatever statement it is running: DuckDB stops
+ * it and the statement rejects, which becomes a QUERY_TIMEOUT UserError. An interrupt only reaches the
+ * statement running at that moment (DuckDB does not carry it over to the next one), so it is repeated until
+ * `work` settles: a statement `work` starts later is stopped too. Nothing else may use `conn` meanwhile (the
+ * caller holds its Mutex); put this inside `transaction`, whose ROLLBACK then runs uninterrupted.
+ */
+export async function interruptAfter<T>(conn: DuckDBConnection, ms: number, limitMs: number, work: () => Promise<T>): Promise<T> {
+  let interrupted = false;
+  let again: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    interrupted = true;
+    conn.interrupt();
+    again = setInterval(() => conn.interrupt(), 20);
+  }, Math.max(0, ms));
+  try {
+    return await work();
+  } catch (err) {
+    throw interrupted ? queryTimeout(limitMs) : err;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(again);
+  }
+}
+
+export const queryTimeout = (limitMs: number): UserError =>
+  new UserError('QUERY_TIMEOUT', `The query ran longer than ${limitMs / 1000} s and was stopped: ask for a shorter window or fewer services.`);

@@ -3,7 +3,7 @@ import { type Bucket, type Resource, type ServiceSeries, type ServiceStats, type
 import { ceilTo, floorTo, MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../core/time.js';
 import { type BucketRange, decompose } from './bucket-decomposition.js';
 import { Absorbed } from '../core/absorbed.js';
-import { type Database, Mutex, transaction } from './database.js';
+import { type Database, interruptAfter, Mutex, queryTimeout, transaction } from './database.js';
 import { AGG_COLUMNS, MERGE_AGGREGATES, MICRO, RESOURCES } from './view-sql.js';
 
 /**
@@ -102,18 +102,45 @@ export function alignWindow(fromUs: number, toUs: number): [number, number] {
   return [from, to];
 }
 
+/** How long a read may take, waiting for the connection included, unless QueryServiceOptions says otherwise. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+
+export interface QueryServiceOptions {
+  /**
+   * A read not answered this long after it was asked fails with QUERY_TIMEOUT; a statement still running then
+   * is interrupted, so the connection (one for all readers) is free for the next. @default 10000
+   */
+  timeoutMs?: number;
+}
+
 export class QueryService {
   private readonly lock = new Mutex();
 
-  private constructor(private readonly conn: DuckDBConnection) {}
+  private constructor(
+    private readonly conn: DuckDBConnection,
+    private readonly timeoutMs: number,
+  ) {}
 
-  static async create(db: Database): Promise<QueryService> {
-    return new QueryService(await db.connect());
+  static async create(db: Database, opts: QueryServiceOptions = {}): Promise<QueryService> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    if (!(timeoutMs > 0)) throw new Error(`the query timeout must be positive (got ${timeoutMs} ms)`);
+    return new QueryService(await db.connect(), timeoutMs);
   }
 
-  /** Runs reads in one snapshot: W and the views it splits are always consistent. */
+  /**
+   * Runs reads in one snapshot: W and the views it splits are always consistent. The time limit counts from
+   * the call, so reads queued behind a slow one do not pile up without bound either.
+   */
   snapshot<T>(fn: (conn: DuckDBConnection, watermark: number) => Promise<T>): Promise<T> {
-    return this.lock.run(() => transaction(this.conn, async () => fn(this.conn, (await Absorbed.read(this.conn)).watermark ?? 0)));
+    const deadline = Date.now() + this.timeoutMs;
+    return this.lock.run(async () => {
+      const left = deadline - Date.now();
+      // Its time went in waiting for the connection: do not start what would be interrupted at once.
+      if (left <= 0) throw queryTimeout(this.timeoutMs);
+      return transaction(this.conn, () =>
+        interruptAfter(this.conn, left, this.timeoutMs, async () => fn(this.conn, (await Absorbed.read(this.conn)).watermark ?? 0)),
+      );
+    });
   }
 
   async stats(fromUs: number, toUs: number, service?: string): Promise<ServiceStats[]> {

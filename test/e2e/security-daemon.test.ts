@@ -9,7 +9,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { signDatagram } from '../../src/core/sign.js';
+import { createHmsClient } from '../../tui/client.js';
 import { ALL_TIME, CLI, type Daemon, gql, killedAfterwards, message, sendUdp, waitFor } from '../helpers/daemon.js';
 
 const run = promisify(execFile);
@@ -190,4 +193,119 @@ test('protected mode: a reachable port without authentication is refused at star
   await d.stop();
   const again = await start(['--host', '0.0.0.0', '--insecure', '--batch-schedule', 'off'], d.dataDir);
   t.true(again.logs.some((l) => l.includes('--insecure: protected mode is off')));
+});
+
+const READ = `r${randomBytes(20).toString('hex')}`;
+const WRITE = `w${randomBytes(20).toString('hex')}`;
+
+/** One POST to the daemon's GraphQL endpoint: status and body, with the token when given. */
+async function post(d: Daemon, query: string, token?: string) {
+  const res = await fetch(d.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query }),
+  });
+  return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] } };
+}
+const code = (r: Awaited<ReturnType<typeof post>>) => r.body.errors?.[0]?.extensions?.code;
+
+/** Opens a graphql-ws connection and runs one subscription until its first event, or the close code. */
+function firstEvent(d: Daemon, token?: string): Promise<{ data?: unknown; closed?: number }> {
+  return new Promise((resolve) => {
+    const client = createClient({
+      url: d.url.replace('http:', 'ws:'),
+      webSocketImpl: WebSocket,
+      connectionParams: token ? { authorization: `Bearer ${token}` } : undefined,
+      retryAttempts: 0,
+      on: { closed: (e) => resolve({ closed: (e as { code: number }).code }) },
+    });
+    const stop = client.subscribe({ query: 'subscription { pipeline { accepted } }' }, {
+      next: (v) => {
+        stop();
+        void client.dispose();
+        resolve({ data: v.data });
+      },
+      error: () => undefined,
+      complete: () => undefined,
+    });
+  });
+}
+
+test('API tokens through the real daemon: roles over HTTP and WebSocket, a reload on SIGHUP, probes open', async (t) => {
+  const d0 = await start(['--batch-schedule', 'off']);
+  await d0.stop();
+  const tokens = join(d0.dataDir, 'tokens');
+  await writeFile(tokens, `# the dashboard\nread ${READ}\nwrite ${WRITE} # the operator\n`);
+  const d = await start(['--batch-schedule', 'off', '--api-tokens', tokens], d0.dataDir);
+
+  const none = await post(d, '{ pipeline { accepted } }');
+  t.is(none.status, 401);
+  t.is(code(none), 'UNAUTHENTICATED');
+  t.is((await post(d, '{ pipeline { accepted } }', 'x'.repeat(40))).status, 401);
+  const read = await post(d, '{ pipeline { accepted } }', READ);
+  t.is(read.status, 200);
+  t.deepEqual(read.body.data, { pipeline: { accepted: 0 } });
+  const silence = 'mutation { silence(service: "a", until: "2100-01-01T00:00:00Z") { id } }';
+  const forbidden = await post(d, silence, READ);
+  t.is(code(forbidden), 'FORBIDDEN');
+  const written = await post(d, silence, WRITE);
+  t.falsy(written.body.errors, JSON.stringify(written.body));
+  t.is((await fetch(`http://127.0.0.1:${d.httpPort}/health`)).status, 200, 'probes need no token');
+  t.is((await fetch(`http://127.0.0.1:${d.httpPort}/ready`)).status, 200);
+
+  t.deepEqual(await firstEvent(d), { closed: 4403 }, 'a WebSocket without a token is closed');
+  t.deepEqual(await firstEvent(d, READ), { data: { pipeline: { accepted: 0 } } });
+  // The dashboard without a token says what to do, and keeps trying (tokens may be reloaded).
+  const anonymous = createHmsClient(d.url, { retryBaseMs: 100, retryMaxMs: 200 });
+  t.teardown(() => anonymous.close());
+  const refused = await waitFor('the dashboard told', async () => {
+    const c = anonymous.connection();
+    return c.status === 'reconnecting' && c.lastError;
+  });
+  t.regex(refused, /the daemon refused the API token: it needs one \(--token or HMS_TOKEN\)/);
+
+  // SIGHUP: the read token is revoked, a new one works.
+  const next = `n${randomBytes(20).toString('hex')}`;
+  await writeFile(tokens, `read ${next}\nwrite ${WRITE}\n`);
+  d.proc.kill('SIGHUP');
+  await waitFor('tokens reloaded', async () => d.logs.some((l) => l.includes('API tokens reloaded')));
+  t.is((await post(d, '{ pipeline { accepted } }', READ)).status, 401);
+  t.is((await post(d, '{ pipeline { accepted } }', next)).status, 200);
+  t.false(d.logs.some((l) => l.includes(READ) || l.includes(WRITE) || l.includes(next)), 'no token in the log');
+
+  // A foreign Host (DNS rebinding) is refused before any of this.
+  const { request } = await import('node:http');
+  const status = await new Promise<number>((resolve, reject) =>
+    request(d.url, { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/json', authorization: `Bearer ${WRITE}` } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
+      .on('error', reject)
+      .end('{"query":"{ pipeline { accepted } }"}'),
+  );
+  t.is(status, 421);
+});
+
+test('TLS: the daemon serves https and wss; the dashboard client connects with --ca and a token', async (t) => {
+  const d0 = await start(['--batch-schedule', 'off']);
+  await d0.stop();
+  const [key, cert, tokens] = ['key.pem', 'cert.pem', 'tokens'].map((f) => join(d0.dataDir, f));
+  await run('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert,
+  ]);
+  await writeFile(tokens, `read ${READ}\n`);
+  const d = await start(['--batch-schedule', 'off', '--api-tokens', tokens, '--tls-cert', cert, '--tls-key', key], d0.dataDir);
+  await sendUdp(d.udpPort, [message('tls-1', Date.now() / 1000, 42)]);
+  const client = createHmsClient(`https://127.0.0.1:${d.httpPort}/graphql`, { token: READ, ca: await readFile(cert), retryBaseMs: 100 });
+  t.teardown(() => client.close());
+  const rows = await waitFor('stats over wss', async () => {
+    const s = await client.stats(Date.parse(ALL_TIME.from), Date.parse(ALL_TIME.to)).catch(() => []);
+    return s.length > 0 && s;
+  });
+  t.is(rows[0].service, 'tls-1');
+  t.is(rows[0].count, 1);
+  // Without the CA the certificate is not trusted, and plain http is not served on that port.
+  await t.throwsAsync(fetch(`https://127.0.0.1:${d.httpPort}/health`));
+  await t.throwsAsync(fetch(`http://127.0.0.1:${d.httpPort}/health`));
 });

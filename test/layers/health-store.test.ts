@@ -141,7 +141,10 @@ test('silences are kept in DuckDB, end on unsilence or expiry, and validate thei
   t.deepEqual(short.rule, null);
   await t.throwsAsync(first.health.silence({ service: 'x', rule: 'cpux', until: T0 + S }), { message: /no rule named "cpux"/ });
   await t.throwsAsync(first.health.silence({ service: 'x', until: T0 }), { message: '`until` must be in the future.' });
-  await t.throwsAsync(first.health.silence({ service: '  ', until: T0 + S }), { message: /`service` must be/ });
+  await t.throwsAsync(first.health.silence({ service: '  ', until: T0 + S }), { message: '`service`: a service pattern must not be empty.' });
+  await t.throwsAsync(first.health.silence({ service: '*a'.repeat(101), until: T0 + S }), {
+    message: '`service`: a service pattern is at most 200 characters (got 202).',
+  });
   await first.close();
 
   clock.now = T0 + 20 * S;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
+import { DEFAULT_API_LIMITS } from '../../graphql/server.js';
 import { bindHosts, ConfigError, isLoopback, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from '../../src/config/settings.js';
 
 const load = (flags: Record<string, string>) => loadConfig({ flags, env: {} });
@@ -62,4 +63,13 @@ test('protected mode: a reachable bind needs authentication, the specific host f
   t.throws(() => load({ authMode: 'required' }), { message: /needs a keys file/ });
   t.throws(() => load({ authKeys: 'k.json' }), { message: /--auth-keys is set but signatures are off/ });
   t.throws(() => load({ tlsCert: 'c.pem' }), { message: /--tls-key.*go together/ });
+});
+
+test("the daemon's API limit settings default to the server's own defaults", (t) => {
+  const c = load({});
+  t.is(c.queryTimeout / 1000, DEFAULT_API_LIMITS.queryTimeoutMs);
+  t.is(c.maxRequestBytes, DEFAULT_API_LIMITS.maxBodyBytes);
+  t.is(c.maxDataFields, DEFAULT_API_LIMITS.maxDataFields);
+  t.is(c.maxSubscriptions, DEFAULT_API_LIMITS.maxSubscriptions);
+  t.is(c.maxSubscriptionsPerConnection, DEFAULT_API_LIMITS.maxSubscriptionsPerConnection);
 });

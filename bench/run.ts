@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileGlob } from '../src/core/glob.js';
 import { signDatagram } from '../src/core/sign.js';
-import { DatagramAuth } from '../src/ingest/datagram-auth.js';
+import { DatagramAuth, parseAuthKeys } from '../src/ingest/datagram-auth.js';
 import { ALL_TIME, CLI, gql, message, sendUdp, startDaemon } from '../test/helpers/daemon.js';
 
 const PIPELINE = '{ pipeline { accepted received rejected kernelDrops recvBufferBytes } }';
@@ -101,7 +101,8 @@ async function cpuSeconds(pid: number): Promise<number> {
 async function signed(): Promise<void> {
   console.log('## Signed datagrams: verify cost in-process, and the daemon with --auth-mode required against off');
   const key = { id: 'bench', secret: randomBytes(32) };
-  const auth = new DatagramAuth({ source: 'bench', byId: new Map([[key.id, { ...key, services: null, allows: () => true }]]) }, { mode: 'required', windowUs: 60e6 });
+  const keysText = JSON.stringify({ keys: [{ id: key.id, secret: key.secret.toString('hex') }] });
+  const auth = new DatagramAuth(parseAuthKeys(keysText, 'bench'), { mode: 'required', windowUs: 60e6 });
   const now = Date.now();
   const datagrams = Array.from({ length: 200_000 }, (_, i) => signDatagram(key, message(`svc-${i % 100}`, now / 1000, i % 100), now));
   const t0 = performance.now();
@@ -110,7 +111,7 @@ async function signed(): Promise<void> {
 
   const keysDir = await mkdtemp(join(tmpdir(), 'hms-bench-keys-'));
   const keys = join(keysDir, 'keys.json');
-  await writeFile(keys, JSON.stringify({ keys: [{ id: key.id, secret: key.secret.toString('hex') }] }));
+  await writeFile(keys, keysText);
   console.log('auth mode | rate offered/s | sent | accepted | loss | daemon CPU s per million');
   for (const rate of [50_000, 100_000]) {
     for (const mode of ['off', 'required'] as const) {

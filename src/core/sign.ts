@@ -8,7 +8,7 @@
  * every byte but the hmac field and the space before it. The verifier (src/ingest/datagram-auth.ts) hashes
  * through `hmacOf` too, so both sides agree on the signed bytes by construction.
  */
-import { createHmac, randomFillSync } from 'node:crypto';
+import { createHmac, type KeyObject, randomFillSync } from 'node:crypto';
 
 /** The first bytes of every signed datagram, and of no unsigned one (JSON does not start with `H`). */
 export const SIGNED_PREFIX = 'HMS1 ';
@@ -20,8 +20,8 @@ export const HMAC_BYTES = 32;
 
 export interface SigningKey {
   id: string;
-  /** The raw secret bytes (the keys file holds them hex-encoded). */
-  secret: Buffer;
+  /** The raw secret bytes (the keys file holds them hex-encoded), or a KeyObject of them: cheaper per HMAC. */
+  secret: Buffer | KeyObject;
 }
 
 const isAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
@@ -44,7 +44,7 @@ const nonceProblem = (nonce: string) => charsProblem('a nonce', nonce, NONCE_MIN
 const NEWLINE = Buffer.from('\n');
 
 /** The HMAC of a signed datagram: over `header` (`HMS1 <keyId> <unixMillis> <nonce>`, no hmac field), a newline, and `json`. */
-export function hmacOf(secret: Buffer, header: Uint8Array, json: Uint8Array): Buffer {
+export function hmacOf(secret: Buffer | KeyObject, header: Uint8Array, json: Uint8Array): Buffer {
   return createHmac('sha256', secret).update(header).update(NEWLINE).update(json).digest();
 }
 

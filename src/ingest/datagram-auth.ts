@@ -2,7 +2,7 @@
  * Authenticated datagrams: the keys file (`--auth-keys`) and the verifier, which runs on every datagram
  * before it is decoded. The wire format is described, and signed, in src/core/sign.ts.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/settings.js';
 import type { AuthRejectReason } from '../core/message.js';
@@ -17,14 +17,13 @@ import {
   NONCE_MAX_LENGTH,
   NONCE_MIN_LENGTH,
   SIGNED_PREFIX,
-  type SigningKey,
 } from '../core/sign.js';
 
 /** One key of the keys file. It is a SigningKey too: the mock sender signs with it. */
 export interface AuthKey {
   readonly id: string;
-  /** The secret's bytes (hex-decoded from the file): the HMAC key. */
-  readonly secret: Buffer;
+  /** The secret's bytes (hex-decoded from the file) as a KeyObject: the HMAC key, set up once, not per datagram. */
+  readonly secret: KeyObject;
   /** The `services` globs as written; null: any service. */
   readonly services: readonly string[] | null;
   /** May this key send for `service`? */
@@ -96,7 +95,7 @@ export function parseAuthKeys(text: string, name: string): AuthKeys {
     if (secret.length < MIN_SECRET_HEX_DIGITS) fail(`${at}: secret must be at least ${MIN_SECRET_HEX_DIGITS} hex digits (got ${secret.length})`);
     if (secret.length % 2 !== 0) fail(`${at}: secret must have an even number of hex digits, two per byte (got ${secret.length})`);
     indexOf.set(id, i);
-    byId.set(id, { id, secret: Buffer.from(secret, 'hex'), ...servicesOf(services, at, fail) });
+    byId.set(id, { id, secret: createSecretKey(Buffer.from(secret, 'hex')), ...servicesOf(services, at, fail) });
   }
   return { source: name, byId };
 }
@@ -116,7 +115,7 @@ function servicesOf(v: unknown, at: string, fail: (problem: string) => never): P
 }
 
 /** The key `id` of a keys file, to sign with (the mock sender's `--key-id`). Throws ConfigError when there is none. */
-export function signingKeyFrom(keys: AuthKeys, id: string): SigningKey {
+export function signingKeyFrom(keys: AuthKeys, id: string): AuthKey {
   const key = keys.byId.get(id);
   if (!key) throw new ConfigError(`--key-id ${id}: no such key in --auth-keys ${keys.source} (its ids: ${[...keys.byId.keys()].join(', ')})`);
   return key;
@@ -288,10 +287,6 @@ export class DatagramAuth {
   allows(key: VerifiedKey | null, service: string): boolean {
     return key === null || key.allows(service);
   }
-
-  /** Datagrams that passed verify() signed. */
-
-  /** Datagrams that passed verify() unsigned. */
 
   /** Nonces the replay filter remembers; at most maxNonces. */
   get size(): number {

@@ -83,8 +83,9 @@ export class UdpServer {
     }
     const d = decodeDatagram(v.body, nowUs, this.opts.decode);
     if (!d.ok) c.reject(d.reason, d.detail, data, from(rinfo), nowUs);
-    else if (v.key && !v.key.allows(d.msg.service)) {
-      c.reject('service_not_allowed', `key "${v.key.id}" may not send for service ${JSON.stringify(d.msg.service)} (its services: ${v.key.services?.join(', ')})`, data, from(rinfo), nowUs);
+    else if (!this.opts.auth.allows(v.key, d.msg.service)) {
+      const key = v.key!; // unsigned datagrams are allowed every service
+      c.reject('service_not_allowed', `key "${key.id}" may not send for service ${JSON.stringify(d.msg.service)} (its services: ${key.services?.join(', ')})`, data, from(rinfo), nowUs);
     } else if (this.sink(d.msg, nowUs)) c.accept(nowMs, d.compat, v.key !== null);
     else c.reject('storage_unavailable', STORAGE_UNAVAILABLE, data, from(rinfo), nowUs);
   }

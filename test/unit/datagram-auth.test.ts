@@ -428,7 +428,7 @@ test('keys file: loaded from disk, with errors naming the file', async (t) => {
   const loaded = loadAuthKeys(good);
   t.is(loaded.source, good);
   t.deepEqual([...loaded.byId.keys()], ['k1', 'k2', 'any.key_3-x']);
-  t.true(loaded.byId.get('k1')!.secret.equals(Buffer.from(SECRET_1, 'hex')));
+  t.true(loaded.byId.get('k1')!.secret.export().equals(Buffer.from(SECRET_1, 'hex')));
   t.is(loaded.byId.get('any.key_3-x')!.services, null);
 
   const bad = join(dir, 'bad.json');
@@ -443,7 +443,7 @@ test('keys file: loaded from disk, with errors naming the file', async (t) => {
 });
 
 test('signingKeyFrom: the key to sign with, or an error listing the ids', (t) => {
-  t.true(signingKeyFrom(keys, 'k2').secret.equals(Buffer.from(SECRET_2, 'hex')));
+  t.true(signingKeyFrom(keys, 'k2').secret.export().equals(Buffer.from(SECRET_2, 'hex')));
   t.throws(() => signingKeyFrom(keys, 'k7'), { instanceOf: ConfigError, message: '--key-id k7: no such key in --auth-keys keys.json (its ids: k1, k2, any.key_3-x)' });
 });
 

@@ -1,6 +1,6 @@
 import { createHttpServer } from '../../graphql/server.js';
 import type { HmsApi, Pipeline } from '../api.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { loadApiTokens } from '../../graphql/tokens.js';
 import { bindHosts, type Config, ConfigError, DAEMON_SETTINGS, type SettingName } from '../config/settings.js';
@@ -53,6 +53,17 @@ export function allowedHosts(config: Config, bind: string): string[] {
   return [...names];
 }
 
+/** A secret that other users can read is logged, as ssh does for keys; the daemon still starts. */
+function warnIfShared(path: string, name: SettingName, log: Logger): void {
+  if (!path) return;
+  try {
+    const mode = statSync(path).mode & 0o777;
+    if (mode & 0o077) log.warn({ file: path, mode: mode.toString(8) }, `${DAEMON_SETTINGS.describe(name)}: other users may read this secret; chmod 600 it`);
+  } catch {
+    // unreadable files are reported where they are read
+  }
+}
+
 export function buildApp(config: Config, log: Logger): App {
   // Parsed first: a bad rule stops the daemon before it opens anything.
   const rules = config.rules ? loadRulesFile(config.rules) : parseRulesConfig(config.rulesInline);
@@ -68,6 +79,11 @@ export function buildApp(config: Config, log: Logger): App {
     maxNonces: config.authReplayCapacity,
   });
   let apiTokens = config.apiTokens ? loadApiTokens(config.apiTokens) : null;
+  const warnIfSecretsShared = () => {
+    warnIfShared(config.authKeys, 'authKeys', log);
+    warnIfShared(config.apiTokens, 'apiTokens', log);
+    warnIfShared(config.tlsKey, 'tlsKey', log);
+  };
   let ready = false;
   let stopping: Promise<void> | undefined;
   let layers: Layers;
@@ -147,6 +163,7 @@ export function buildApp(config: Config, log: Logger): App {
   });
 
   async function start() {
+    warnIfSecretsShared();
     if (config.insecure) {
       log.warn(
         { udp: hosts.udp, authMode: config.authMode, http: hosts.http, apiTokens: config.apiTokens !== '' },
@@ -230,6 +247,7 @@ export function buildApp(config: Config, log: Logger): App {
   }
 
   function reload(): void {
+    warnIfSecretsShared();
     if (config.authKeys) {
       try {
         auth.reload(loadAuthKeys(config.authKeys));

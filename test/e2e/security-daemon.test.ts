@@ -49,6 +49,10 @@ async function keysDaemon(mode: 'required' | 'optional', extra: string[] = []) {
 
 test('required: each bad datagram refused for its own reason through the real socket; good ones counted as signed', async (t) => {
   const { d, keys } = await keysDaemon('required');
+  t.true(
+    d.logs.some((l) => l.includes('"level":40') && l.includes('--auth-keys / HMS_AUTH_KEYS / \\"authKeys\\": other users may read this secret; chmod 600 it')),
+    'a keys file others can read (written 0644 here) is warned about',
+  );
   const now = Date.now();
   const json = (service: string, cpu = 10) => message(service, now / 1000 - 5, cpu);
   const replayed = signDatagram(K1, json('orders-1'), now, 'replay0001');
@@ -235,8 +239,9 @@ test('API tokens through the real daemon: roles over HTTP and WebSocket, a reloa
   const d0 = await start(['--batch-schedule', 'off']);
   await d0.stop();
   const tokens = join(d0.dataDir, 'tokens');
-  await writeFile(tokens, `# the dashboard\nread ${READ}\nwrite ${WRITE} # the operator\n`);
+  await writeFile(tokens, `# the dashboard\nread ${READ}\nwrite ${WRITE} # the operator\n`, { mode: 0o600 });
   const d = await start(['--batch-schedule', 'off', '--api-tokens', tokens], d0.dataDir);
+  t.false(d.logs.some((l) => l.includes('chmod 600')), 'a tokens file only its owner reads is fine');
 
   const none = await post(d, '{ pipeline { accepted } }');
   t.is(none.status, 401);

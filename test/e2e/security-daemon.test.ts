@@ -314,3 +314,17 @@ test('TLS: the daemon serves https and wss; the dashboard client connects with -
   await t.throwsAsync(fetch(`https://127.0.0.1:${d.httpPort}/health`));
   await t.throwsAsync(fetch(`http://127.0.0.1:${d.httpPort}/health`));
 });
+
+test('abuse through the real daemon: 3,000 aliased stats fields, 40 aliases, 25 store fields are refused before they run', async (t) => {
+  const d = await start(['--batch-schedule', 'off']);
+  const fields = Array.from({ length: 3000 }, (_, i) => `s${i}: stats(from: "2000-01-01T00:00:00Z", to: "2100-01-01T00:00:00Z") { count }`).join(' ');
+  const [many, health] = await Promise.all([post(d, `{ ${fields} }`), fetch(`http://127.0.0.1:${d.httpPort}/health`)]);
+  t.is(health.status, 200);
+  t.is(code(many), 'TOO_MANY_TOKENS', 'the first limit it meets: the document is refused while it is parsed');
+  t.is(many.body.data, undefined, 'nothing ran');
+  const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: pipeline { accepted }`).join(' ');
+  t.is(code(await post(d, `{ ${aliases} }`)), 'TOO_MANY_ALIASES');
+  const fewer = Array.from({ length: 25 }, (_, i) => `s${i}: stats(from: "2000-01-01T00:00:00Z", to: "2100-01-01T00:00:00Z") { count }`).join(' ');
+  t.is(code(await post(d, `{ ${fewer} }`)), 'TOO_MANY_FIELDS', 'under the alias limit, over the store-field limit');
+  t.falsy((await post(d, `{ ${fewer.split(' s20:')[0]} }`)).body.errors, 'twenty store fields are fine');
+});

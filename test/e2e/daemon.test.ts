@@ -1,4 +1,5 @@
 import test from 'ava';
+import { AUTH_REJECT_REASONS } from '../../src/core/message.js';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { sseEvents } from '../helpers/sse.js';
@@ -51,7 +52,8 @@ test('every datagram is counted: each rejection reason and each compatibility mo
   t.is(p.accepted, 4);
   t.is(p.rejected, 7);
   const by = Object.fromEntries(p.rejectedBy.map((r) => [r.reason, r.count]));
-  t.deepEqual(by, { malformed_json: 1, schema: 2, range: 2, future: 1, too_large: 1, storage_unavailable: 0 });
+  const noAuthRefusals = Object.fromEntries(AUTH_REJECT_REASONS.map((r) => [r, 0]));
+  t.deepEqual(by, { malformed_json: 1, schema: 2, range: 2, future: 1, too_large: 1, storage_unavailable: 0, ...noAuthRefusals });
   t.deepEqual(Object.fromEntries(p.compat.map((r) => [r.reason, r.count])), { seed: 1, course: 1 });
   t.is(p.rejectedSample.length, 7);
   t.true(p.rejectedSample.some((s) => s.reason === 'range' && s.detail.includes('CPU 120')));

@@ -146,8 +146,8 @@ test('bad data dirs, ports in use and a data dir in use are refused at start, na
   await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
   t.teardown(() => udp.close());
   const busyUdp = udp.address().port;
-  cases.push([['--data-dir', join(base, 'h'), '--http-port', String(busyHttp)], /cannot listen for HTTP on 127\.0\.0\.1:\d+ \(--http-port \/ --host\): the address is in use/]);
-  cases.push([['--data-dir', join(base, 'u'), '--udp-port', String(busyUdp)], /cannot listen for UDP on 127\.0\.0\.1:\d+ \(--udp-port \/ --host\): the address is in use/]);
+  cases.push([['--data-dir', join(base, 'h'), '--http-port', String(busyHttp)], /cannot listen for HTTP on 127\.0\.0\.1:\d+ \(--http-port \/ --http-host\): the address is in use/]);
+  cases.push([['--data-dir', join(base, 'u'), '--udp-port', String(busyUdp)], /cannot listen for UDP on 127\.0\.0\.1:\d+ \(--udp-port \/ --udp-host\): the address is in use/]);
   const running = await start(['--batch-schedule', 'off']);
   cases.push([['--data-dir', running.dataDir], /--data-dir: .*hms\.duckdb is in use by another process \(.*PID \d+\)/]);
   for (const [args, expected] of cases) {

@@ -133,7 +133,7 @@ if (!mr.ok || !hdfs.ok) {
     t.deepEqual(await leftovers(), []);
   });
 
-  test.serial("a failing map task: the run fails with Hadoop's error text; views, watermark, realtime rows stay; temp dirs removed", async (t) => {
+  test.serial("a failing map task: the run fails (ENGINE_FAILED, Hadoop's text in the log); views, watermark, realtime rows stay; temp dirs removed", async (t) => {
     const { p, engine, leftovers } = await setup(t, 'fail');
     p.engine.current = await engine({ failMarker: 'poison-service' });
     const rnd = random(51);
@@ -150,7 +150,9 @@ if (!mr.ok || !hdfs.ok) {
     const run = await p.batch.run();
     t.is(run.status, 'FAILED');
     t.is(run.engine, 'mapreduce');
-    const error = run.error ?? '';
+    t.is(run.errorCode, 'ENGINE_FAILED');
+    t.is(run.error, 'ENGINE_FAILED: the engine failed; see the daemon log', 'no job text in the API answer');
+    const error = p.lastBatchFailure(); // Hadoop's words are in the log
     t.regex(error, /MapReduce job job_local\w+ failed \(exit code 1\)/);
     t.regex(error, /hms-mr mapper failed .*failure marker "poison-service"/, 'the task stderr');
     t.regex(error, /PipeMapRed\.waitOutputThreads\(\): subprocess failed with code 3/, "Hadoop's own words");

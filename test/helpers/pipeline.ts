@@ -32,7 +32,9 @@ export interface PipelineOptions<S extends SpeedLayer> {
  */
 export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opts: PipelineOptions<S> = {}) {
   const root = opts.dir ?? (await mkdtemp(join(tmpdir(), 'hms-views-')));
-  const log = pino({ level: 'silent' });
+  // Errors are kept: API answers carry only a code, and the detail a test checks is in the log.
+  const errors: string[] = [];
+  const log = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
   const clock = { now: Date.UTC(2026, 10, 27, 12, 0, 0) * 1000 };
   const store = opts.store ? await opts.store(root) : new LocalStore(join(root, 'master'));
   const p = await openPipeline({
@@ -51,6 +53,11 @@ export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opt
     speed: p.speed as S,
     root,
     clock,
+    /** The logged error of the last failed batch run. */
+    lastBatchFailure(): string {
+      const logged = errors.map((l) => JSON.parse(l) as { msg: string; err?: { message: string } }).filter((e) => e.msg.startsWith('batch run failed'));
+      return logged.at(-1)?.err?.message ?? '';
+    },
     ingest(msgs: HealthMessage[]) {
       for (const m of msgs) if (!sink(m, clock.now)) throw new Error('the pipeline refused a message');
     },

@@ -179,7 +179,7 @@ export const DAEMON_SETTINGS = defineSettings('HMS_', {
   authReplayCapacity: {
     kind: 'int',
     default: '1000000',
-    doc: 'Nonces the replay filter remembers (about 100 bytes each); when full, the window narrows rather than admit a replay',
+    doc: 'Nonces the replay filter remembers (about 120 bytes each); when full, the window narrows rather than admit a replay',
   },
   apiTokens: { kind: 'path', default: '', doc: 'File of API tokens (read TOKEN / write TOKEN a line); required for GraphQL when set; reloaded on SIGHUP' },
   httpAllowedHosts: {

@@ -43,7 +43,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   );
   const logFile = createWriteStream(logPath, { flags: 'a' });
   const exited = new Promise<number | null>((resolve) => daemon.once('exit', resolve));
-  process.stderr.write(`hms demo: starting the daemon (data in ${dataDir}, logs in ${logPath})\n`);
+  process.stderr.write(`hms demo: starting the daemon (data in ${dataDir}, logs in ${logPath}, its API token in ${tokensPath})\n`);
   const ports = await new Promise<{ udpPort: number; httpPort: number } | undefined>((resolve) => {
     createInterface({ input: daemon.stderr! }).on('line', (line) => {
       logFile.write(`${line}\n`);

@@ -155,13 +155,14 @@ export function createHmsClient(url: string = DEFAULT_URL, opts: HmsClientOption
   const { ca, token } = opts;
   const client: Client = createClient({
     url: toWebSocketUrl(url),
-    webSocketImpl: ca
-      ? class extends WebSocket {
-          constructor(address: string, protocols?: string | string[]) {
-            super(address, protocols, { ca });
-          }
-        }
-      : WebSocket,
+    webSocketImpl: class extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, ca ? { ca } : {});
+        // close() during a handshake (quitting while reconnecting) emits an error after graphql-ws has let go
+        // of the socket; unheard, it would crash the dashboard. graphql-ws hears errors through onerror.
+        this.on('error', () => {});
+      }
+    },
     connectionParams: token ? { authorization: `Bearer ${token}` } : undefined,
     lazy: false,
     retryAttempts: Number.POSITIVE_INFINITY,

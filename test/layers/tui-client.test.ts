@@ -199,3 +199,20 @@ test.serial('close() while the daemon is down leaves nothing running', async (t)
   await new Promise((resolve) => setTimeout(resolve, 50));
   t.pass();
 });
+
+test('closing the client while a connection is still in its handshake (quitting mid-reconnect) throws nothing', async (t) => {
+  // A server that takes the TCP connection and never answers the upgrade: the socket stays CONNECTING.
+  const sockets: import('node:net').Socket[] = [];
+  const silent = createServer((s) => sockets.push(s));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as { port: number };
+  const client = createHmsClient(`http://127.0.0.1:${port}/graphql`);
+  for (let i = 0; sockets.length === 0 && i < 1200; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(sockets.length, 1, 'the handshake began');
+  client.close();
+  // ws reports the aborted handshake as an 'error' on the next ticks; unheard, it would be an uncaught exception.
+  await new Promise((r) => setTimeout(r, 200));
+  for (const s of sockets) s.destroy();
+  await new Promise((resolve) => silent.close(resolve));
+  t.is(client.connection().status, 'connecting');
+});

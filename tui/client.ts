@@ -335,7 +335,8 @@ export function createHmsClient(url: string = DEFAULT_URL, opts: HmsClientOption
       clearTimeout(retryTimer);
       listeners.clear();
       // dispose() awaits a pending connect, which may never settle once the retry wait is cancelled: not awaited.
-      void client.dispose();
+      // terminate() then fails that connect (4499 Terminated), and so dispose(): expected, not an error.
+      Promise.resolve(client.dispose()).catch(() => undefined);
       client.terminate();
     },
   };

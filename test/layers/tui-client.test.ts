@@ -216,3 +216,20 @@ test('closing the client while a connection is still in its handshake (quitting 
   await new Promise((resolve) => silent.close(resolve));
   t.is(client.connection().status, 'connecting');
 });
+
+test('closing the client while its connection waits for connection_ack leaves no rejection behind', async (t) => {
+  // A WebSocket server that takes the upgrade and never acknowledges connection_init.
+  const { WebSocketServer } = await import('ws');
+  const mute = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'graphql-transport-ws' });
+  await new Promise((resolve) => mute.once('listening', resolve));
+  let inits = 0;
+  mute.on('connection', (ws) => ws.on('message', () => inits++));
+  const client = createHmsClient(`ws://127.0.0.1:${(mute.address() as { port: number }).port}/graphql`);
+  for (let i = 0; inits === 0 && i < 1200; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(inits, 1, 'connection_init sent, no ack');
+  client.close();
+  // graphql-ws fails the pending connect with 4499 Terminated; an unhandled rejection would fail this file.
+  await new Promise((r) => setTimeout(r, 200));
+  for (const ws of mute.clients) ws.terminate();
+  await new Promise((resolve) => mute.close(resolve));
+});

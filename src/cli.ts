@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { buildApp } from './daemon/app.js';
 import { parseFlags } from './cli-flags.js';
-import { ConfigError, DAEMON_SETTINGS, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from './config/settings.js';
+import { ConfigError, DAEMON_SETTINGS, loadConfig, MOCK_SETTINGS, readSettingFile, settingsTable, TUI_SETTINGS } from './config/settings.js';
 import { createLogger } from './log.js';
 
 const USAGE = `hms: health monitor for microservice fleets
@@ -28,15 +27,6 @@ function printSettings(title: string, rows: { flag: string; env: string; default
   const widths = cols.map(width);
   process.stdout.write(`${title}\n\n`);
   for (const r of rows) process.stdout.write(`  ${cols.map((c, i) => c(r).padEnd(widths[i])).join('  ')}  ${r.doc}\n`);
-}
-
-/** A file a setting names, or a ConfigError that says which setting and why. */
-function readFileNamed(path: string, setting: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`${setting}: cannot read ${path}: ${(err as Error).message}`);
-  }
 }
 
 const wantsHelp = (argv: string[]) => argv.includes('--help') || argv.includes('-h');
@@ -142,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
         if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms tui --help)`);
         const { runTui } = await import('../tui/main.js');
         const { url, token, ca } = TUI_SETTINGS.load({ flags, env: process.env });
-        return await runTui({ url, token: token || undefined, ca: ca ? readFileNamed(ca, TUI_SETTINGS.describe('ca')) : undefined });
+        return await runTui({ url, token: token || undefined, ca: ca ? readSettingFile(ca, TUI_SETTINGS.describe('ca')) : undefined });
       }
       case 'demo': {
         const { runDemo } = await import('./demo.js');

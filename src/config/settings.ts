@@ -277,6 +277,15 @@ export function loadConfig({ flags, env, file }: DaemonConfigSources): Config {
   return config;
 }
 
+/** A file a setting names (a certificate, a CA); a ConfigError names the setting when it cannot be read. */
+export function readSettingFile(path: string, setting: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`${setting}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
 /** Addresses only this machine can reach. */
 export function isLoopback(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');

@@ -1,15 +1,12 @@
 import { createHttpServer } from '../../graphql/server.js';
 import type { HmsApi, Pipeline } from '../api.js';
-import { readFileSync, statSync } from 'node:fs';
-import { hostname, networkInterfaces } from 'node:os';
-import { loadApiTokens } from '../../graphql/tokens.js';
-import { bindHosts, type Config, ConfigError, DAEMON_SETTINGS, type SettingName } from '../config/settings.js';
+import { bindHosts, type Config } from '../config/settings.js';
 import { HealthService } from '../health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
+import { openAccess } from './access.js';
 import { chooseBackends } from './backends.js';
 import { IngestCounters } from '../ingest/counters.js';
 import { UdpServer } from '../ingest/udp-server.js';
-import { DatagramAuth, loadAuthKeys } from '../ingest/datagram-auth.js';
 import type { Logger } from '../log.js';
 import { type Pipeline as Layers, openPipeline } from './pipeline.js';
 import { Scheduler } from './scheduler.js';
@@ -25,45 +22,6 @@ export interface App {
   readonly api: HmsApi;
 }
 
-/** A file a setting names, read at start; a ConfigError names the setting when it cannot be read. */
-function readSetting(path: string, name: SettingName): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`${DAEMON_SETTINGS.describe(name)}: cannot read ${path}: ${(err as Error).message}`);
-  }
-}
-
-/**
- * The names a request's Host header may carry (a DNS-rebinding guard): --http-allowed-hosts, or the bind
- * address and the loopback names, and for a wildcard bind this machine's addresses and hostname. A
- * rebinding attack uses the attacker's own name, which is never among these.
- */
-export function allowedHosts(config: Config, bind: string): string[] {
-  const given = config.httpAllowedHosts
-    .split(',')
-    .map((h) => h.trim())
-    .filter(Boolean);
-  if (given.length) return given;
-  const names = new Set([bind, 'localhost', '127.0.0.1', '::1']);
-  if (bind === '0.0.0.0' || bind === '::') {
-    names.add(hostname());
-    for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) names.add(a.address);
-  }
-  return [...names];
-}
-
-/** A secret that other users can read is logged, as ssh does for keys; the daemon still starts. */
-function warnIfShared(path: string, name: SettingName, log: Logger): void {
-  if (!path) return;
-  try {
-    const mode = statSync(path).mode & 0o777;
-    if (mode & 0o077) log.warn({ file: path, mode: mode.toString(8) }, `${DAEMON_SETTINGS.describe(name)}: other users may read this secret; chmod 600 it`);
-  } catch {
-    // unreadable files are reported where they are read
-  }
-}
-
 export function buildApp(config: Config, log: Logger): App {
   // Parsed first: a bad rule stops the daemon before it opens anything.
   const rules = config.rules ? loadRulesFile(config.rules) : parseRulesConfig(config.rulesInline);
@@ -72,18 +30,8 @@ export function buildApp(config: Config, log: Logger): App {
   const backends = chooseBackends(config, log);
   const startedAt = Date.now() * 1000;
   const hosts = bindHosts(config);
-  // Read before anything opens: a bad keys or tokens file stops the start with an error naming it.
-  const auth = new DatagramAuth(config.authKeys ? loadAuthKeys(config.authKeys) : null, {
-    mode: config.authMode,
-    windowUs: config.authWindow,
-    maxNonces: config.authReplayCapacity,
-  });
-  let apiTokens = config.apiTokens ? loadApiTokens(config.apiTokens) : null;
-  const warnIfSecretsShared = () => {
-    warnIfShared(config.authKeys, 'authKeys', log);
-    warnIfShared(config.apiTokens, 'apiTokens', log);
-    warnIfShared(config.tlsKey, 'tlsKey', log);
-  };
+  // Read before anything opens: a bad keys, tokens or certificate file stops the start with an error naming it.
+  const access = openAccess(config, log);
   let ready = false;
   let stopping: Promise<void> | undefined;
   let layers: Layers;
@@ -146,30 +94,10 @@ export function buildApp(config: Config, log: Logger): App {
     },
   };
 
-  const http = createHttpServer(api, {
-    host: hosts.http,
-    port: config.httpPort,
-    log: log.child({ module: 'http' }),
-    tokens: () => apiTokens,
-    allowedHosts: allowedHosts(config, hosts.http),
-    tls: config.tlsCert ? { cert: readSetting(config.tlsCert, 'tlsCert'), key: readSetting(config.tlsKey, 'tlsKey') } : undefined,
-    limits: {
-      queryTimeoutMs: config.queryTimeout / 1000,
-      maxBodyBytes: config.maxRequestBytes,
-      maxDataFields: config.maxDataFields,
-      maxSubscriptions: config.maxSubscriptions,
-      maxSubscriptionsPerConnection: config.maxSubscriptionsPerConnection,
-    },
-  });
+  const http = createHttpServer(api, { host: hosts.http, port: config.httpPort, log: log.child({ module: 'http' }), ...access.http });
 
   async function start() {
-    warnIfSecretsShared();
-    if (config.insecure) {
-      log.warn(
-        { udp: hosts.udp, authMode: config.authMode, http: hosts.http, apiTokens: config.apiTokens !== '' },
-        '--insecure: protected mode is off; whoever reaches these ports may send health (unless --auth-mode required) and use GraphQL (unless --api-tokens)',
-      );
-    }
+    access.warnAtStart();
     const dataDir = await prepareDataDir(config.dataDir);
     layers = await openPipeline({
       dataDir,
@@ -206,7 +134,7 @@ export function buildApp(config: Config, log: Logger): App {
         port: config.udpPort,
         recvBufferBytes: config.recvBuffer,
         decode: { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, minTimestampUs: config.minTimestamp, compat: config.compat },
-        auth,
+        auth: access.auth,
       },
       counters,
       layers.sink({ observers: [live, health], onLate: () => counters.late++ }),
@@ -246,30 +174,10 @@ export function buildApp(config: Config, log: Logger): App {
     log.info('daemon stopped');
   }
 
-  function reload(): void {
-    warnIfSecretsShared();
-    if (config.authKeys) {
-      try {
-        auth.reload(loadAuthKeys(config.authKeys));
-        log.info({ file: config.authKeys }, 'signing keys reloaded');
-      } catch (err) {
-        log.error({ err }, 'signing keys not reloaded; the previous keys stay in force');
-      }
-    }
-    if (config.apiTokens) {
-      try {
-        apiTokens = loadApiTokens(config.apiTokens);
-        log.info({ file: config.apiTokens, tokens: apiTokens.size }, 'API tokens reloaded');
-      } catch (err) {
-        log.error({ err }, 'API tokens not reloaded; the previous tokens stay in force');
-      }
-    }
-  }
-
   return {
     api,
     start,
-    reload,
+    reload: access.reload,
     stop: () => {
       stopping ??= shutdown();
       return stopping;

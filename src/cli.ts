@@ -1,7 +1,8 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { buildApp } from './daemon/app.js';
 import { parseFlags } from './cli-flags.js';
-import { ConfigError, DAEMON_SETTINGS, loadConfig, MOCK_SETTINGS, readSettingFile, settingsTable, TUI_SETTINGS } from './config/settings.js';
+import { ConfigError, DAEMON_SETTINGS, DEMO_SETTINGS, didYouMean, loadConfig, MOCK_SETTINGS, readSettingFile, settingsTable, TUI_SETTINGS } from './config/settings.js';
 import { createLogger } from './log.js';
 
 const USAGE = `hms: health monitor for microservice fleets
@@ -12,8 +13,24 @@ const USAGE = `hms: health monitor for microservice fleets
   hms tui     [--url http(s)://HOST:PORT/graphql] [--token TOKEN] [--ca FILE]
   hms demo    [--data-dir DIR]
   hms convert IN OUT.csv [--compat seed,course]
+  hms --version
 
-'hms daemon --help' lists every daemon setting with its environment variable and default.`;
+'hms COMMAND --help' lists the settings of a command with their environment variables and defaults.`;
+
+const COMMANDS = ['daemon', 'mock', 'tui', 'demo', 'convert'];
+
+/** This package's version: package.json sits two levels above dist/src/cli.js (and above src/ under tsx). */
+function version(): string {
+  for (const up of ['../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'hms' && pkg.version) return pkg.version;
+    } catch {
+      // not this level
+    }
+  }
+  return 'unknown';
+}
 
 const fail = (message: string, code = 2): number => {
   process.stderr.write(`hms: ${message}\n`);
@@ -21,10 +38,14 @@ const fail = (message: string, code = 2): number => {
 };
 
 /** `--help` of a command: its settings as an aligned table (flag, environment variable, default, meaning). */
-function printSettings(title: string, rows: { flag: string; env: string; default: string; doc: string }[]): void {
-  const width = (f: (r: (typeof rows)[number]) => string) => Math.max(...rows.map((r) => f(r).length));
-  const cols = [(r: (typeof rows)[number]) => r.flag, (r: (typeof rows)[number]) => r.env, (r: (typeof rows)[number]) => JSON.stringify(r.default)];
-  const widths = cols.map(width);
+type SettingRow = { flag: string; env: string; key?: string; default: string; doc: string };
+
+/** `--help` of a command: its settings as an aligned table (flag, environment variable, config-file key for the daemon, default, meaning). */
+function printSettings(title: string, rows: SettingRow[], fileKeys = false): void {
+  const cols: ((r: SettingRow) => string)[] = [(r) => r.flag, (r) => r.env];
+  if (fileKeys) cols.push((r) => (r.key ? `"${r.key}"` : ''));
+  cols.push((r) => JSON.stringify(r.default));
+  const widths = cols.map((c) => Math.max(...rows.map((r) => c(r).length)));
   process.stdout.write(`${title}\n\n`);
   for (const r of rows) process.stdout.write(`  ${cols.map((c, i) => c(r).padEnd(widths[i])).join('  ')}  ${r.doc}\n`);
 }
@@ -36,7 +57,7 @@ async function daemon(argv: string[]): Promise<number> {
     printSettings('hms daemon: settings (flag > environment > config file > default)', [
       ...settingsTable(),
       { flag: '--config FILE', env: 'HMS_CONFIG', default: '', doc: 'JSON file with the keys of the settings above' },
-    ]);
+    ], true);
     return 0;
   }
   const { flags, positionals } = parseFlags(argv, DAEMON_SETTINGS.booleans());
@@ -135,16 +156,25 @@ async function main(argv: string[]): Promise<number> {
         return await runTui({ url, token: token || undefined, ca: ca ? readSettingFile(ca, TUI_SETTINGS.describe('ca')) : undefined });
       }
       case 'demo': {
+        if (wantsHelp(rest)) {
+          printSettings('hms demo: the daemon, a mock fleet of 12 services and the dashboard in one terminal (flag > environment > default)', DEMO_SETTINGS.table());
+          return 0;
+        }
         const { runDemo } = await import('./demo.js');
         return await runDemo(rest);
       }
+      case '--version':
+      case '-V':
+        process.stdout.write(`hms ${version()}\n`);
+        return 0;
       case undefined:
       case '--help':
+      case '-h':
       case 'help':
         process.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        return fail(`unknown command "${command}"\n\n${USAGE}`);
+        return fail(`unknown command "${command}"${didYouMean(command, COMMANDS, (c) => `hms ${c}`)}\n\n${USAGE}`);
     }
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message);

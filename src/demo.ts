@@ -7,14 +7,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from './cli-flags.js';
+import { ConfigError, DEMO_SETTINGS } from './config/settings.js';
 
 /**
  * `hms demo`: the daemon (a child process, embedded defaults, free ports), a mock fleet and the dashboard,
  * in one command. Quitting the dashboard stops the fleet and the daemon; the daemon's logs go to a file.
  */
 export async function runDemo(argv: string[]): Promise<number> {
-  const { flags } = parseFlags(argv);
-  const dataDir = flags.dataDir ?? (await mkdtemp(join(tmpdir(), 'hms-demo-')));
+  const { flags, positionals } = parseFlags(argv, DEMO_SETTINGS.booleans());
+  if (positionals.length) throw new ConfigError(`unexpected argument "${positionals[0]}" (see hms demo --help)`);
+  const settings = DEMO_SETTINGS.load({ flags, env: process.env });
+  const dataDir = settings.dataDir || (await mkdtemp(join(tmpdir(), 'hms-demo-')));
   await mkdir(dataDir, { recursive: true });
   const logPath = join(dataDir, 'daemon.log');
   // The demo's own API token, as a real deployment has: GraphQL is not open to every local user meanwhile.

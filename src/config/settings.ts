@@ -109,6 +109,29 @@ function convert(spec: Spec, raw: string, describe: string): unknown {
   }
 }
 
+/** Edit distance (insertions, deletions, substitutions), for suggestions. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** `; did you mean --x?` for the closest known name within a third of its length, or nothing. */
+export function didYouMean(given: string, known: readonly string[], show: (name: string) => string): string {
+  const lower = given.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.ceil(given.length / 3)) + 1;
+  for (const name of known) {
+    const d = distance(lower, name.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return best === undefined ? '' : `; did you mean ${show(best)}?`;
+}
+
 export interface ConfigSources {
   flags: Partial<Record<string, string>>;
   env: NodeJS.ProcessEnv;
@@ -135,11 +158,12 @@ export function defineSettings<const S extends Record<string, Spec>>(envPrefix: 
     specs,
     describe,
     load({ flags, env, file = { name: '', values: {} } }) {
+      const names = Object.keys(specs);
       for (const key of Object.keys(file.values)) {
-        if (!(key in specs)) throw new ConfigError(`config file ${file.name}: unknown setting "${key}" (known: ${Object.keys(specs).join(', ')})`);
+        if (!(key in specs)) throw new ConfigError(`config file ${file.name}: unknown setting "${key}"${didYouMean(key, names, (n) => `"${n}"`)} (known: ${names.join(', ')})`);
       }
       for (const flag of Object.keys(flags)) {
-        if (!(flag in specs)) throw new ConfigError(`unknown option --${flagName(flag)}`);
+        if (!(flag in specs)) throw new ConfigError(`unknown option --${flagName(flag)}${didYouMean(flag, names, (n) => `--${flagName(n)}`)}`);
       }
       const out: Record<string, unknown> = {};
       for (const [name, spec] of Object.entries(specs)) {
@@ -343,6 +367,11 @@ export const TUI_SETTINGS = defineSettings('HMS_', {
   url: { kind: 'string', default: 'http://127.0.0.1:4000/graphql', doc: "The daemon's GraphQL endpoint (http, https, ws or wss)" },
   token: { kind: 'string', default: '', doc: 'API token, when the daemon has --api-tokens (the environment keeps it out of ps)' },
   ca: { kind: 'path', default: '', doc: "PEM file of the CA that signed the daemon's certificate, for https/wss with a private CA" },
+});
+
+/** `hms demo`. */
+export const DEMO_SETTINGS = defineSettings('HMS_DEMO_', {
+  dataDir: { kind: 'string', default: '', doc: "The demo daemon's data dir, kept afterwards; empty: a new temporary one" },
 });
 
 /** `hms mock`. */

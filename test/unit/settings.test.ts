@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import { DEFAULT_API_LIMITS } from '../../graphql/server.js';
-import { bindHosts, ConfigError, isLoopback, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from '../../src/config/settings.js';
+import { bindHosts, ConfigError, DEMO_SETTINGS, didYouMean, isLoopback, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from '../../src/config/settings.js';
 
 const load = (flags: Record<string, string>) => loadConfig({ flags, env: {} });
 
@@ -13,7 +13,7 @@ test('the README configuration tables are the settings registries, row for row',
     const row = `| \`${r.flag}\` | \`${r.env}\` | \`${r.key}\` | ${value(r.default)} | ${r.doc} |`;
     t.true(readme.includes(row), `README lacks or differs on: ${row}`);
   }
-  for (const r of [...TUI_SETTINGS.table(), ...MOCK_SETTINGS.table()]) {
+  for (const r of [...TUI_SETTINGS.table(), ...MOCK_SETTINGS.table(), ...DEMO_SETTINGS.table()]) {
     const row = `| \`${r.flag}\` | \`${r.env}\` | ${value(r.default)} | ${r.doc} |`;
     t.true(readme.includes(row), `README lacks or differs on: ${row}`);
   }
@@ -72,4 +72,12 @@ test("the daemon's API limit settings default to the server's own defaults", (t)
   t.is(c.maxDataFields, DEFAULT_API_LIMITS.maxDataFields);
   t.is(c.maxSubscriptions, DEFAULT_API_LIMITS.maxSubscriptions);
   t.is(c.maxSubscriptionsPerConnection, DEFAULT_API_LIMITS.maxSubscriptionsPerConnection);
+});
+
+test('an unknown option or file key is refused with the closest known name', (t) => {
+  t.throws(() => load({ flushIntervl: '1s' }), { message: 'unknown option --flush-intervl; did you mean --flush-interval?' });
+  t.throws(() => load({ bogus: '1' }), { message: 'unknown option --bogus' }, 'nothing close: no guess');
+  t.throws(() => MOCK_SETTINGS.load({ flags: { rat: '5' }, env: {} }), { message: 'unknown option --rat; did you mean --rate?' });
+  t.is(didYouMean('deamon', ['daemon', 'demo', 'mock'], (c) => c), '; did you mean daemon?');
+  t.is(didYouMean('x', ['daemon'], (c) => c), '');
 });

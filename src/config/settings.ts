@@ -298,6 +298,7 @@ export function loadConfig({ flags, env, file }: DaemonConfigSources): Config {
   const config: Config = Object.freeze({ ...settings, rulesInline });
   checkHdfs(config);
   checkAuth(config);
+  checkLimits(config);
   return config;
 }
 
@@ -338,6 +339,27 @@ function checkAuth(c: Config): void {
     throw new ConfigError(
       `${describe('apiTokens')}: HTTP would listen on ${http}, which other machines can reach, without authentication: add --api-tokens FILE (or --http-host 127.0.0.1, or --insecure to serve GraphQL to anyone)`,
     );
+  }
+}
+
+/** The largest UDP payload over IPv4: 65,535 minus the IP and UDP headers. */
+export const MAX_UDP_PAYLOAD = 65_507;
+
+/** Values a setting's kind admits but the thing it sets cannot take. */
+function checkLimits(c: Config): void {
+  if (c.maxDatagramBytes > MAX_UDP_PAYLOAD) {
+    throw new ConfigError(`${describe('maxDatagramBytes')}: a UDP datagram carries at most ${MAX_UDP_PAYLOAD} bytes (got ${c.maxDatagramBytes})`);
+  }
+  if (c.webhookUrl) {
+    let url: URL | undefined;
+    try {
+      url = new URL(c.webhookUrl);
+    } catch {
+      // reported below
+    }
+    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+      throw new ConfigError(`${describe('webhookUrl')}: expected an http(s) URL such as http://alertmanager:9093/hook, got ${JSON.stringify(c.webhookUrl)}`);
+    }
   }
 }
 

@@ -81,3 +81,14 @@ test('an unknown option or file key is refused with the closest known name', (t)
   t.is(didYouMean('deamon', ['daemon', 'demo', 'mock'], (c) => c), '; did you mean daemon?');
   t.is(didYouMean('x', ['daemon'], (c) => c), '');
 });
+
+test('values the kind admits but the setting cannot take are refused, naming the setting', (t) => {
+  t.is(load({ maxDatagramBytes: '65507' }).maxDatagramBytes, 65_507);
+  t.throws(() => load({ maxDatagramBytes: '1MiB' }), {
+    message: '--max-datagram-bytes / HMS_MAX_DATAGRAM_BYTES / "maxDatagramBytes": a UDP datagram carries at most 65507 bytes (got 1048576)',
+  });
+  t.is(load({ webhookUrl: 'https://hooks.example/x' }).webhookUrl, 'https://hooks.example/x');
+  for (const bad of ['notaurl', 'ftp://x/y', 'mailto:ops@example.com']) {
+    t.throws(() => load({ webhookUrl: bad }), { message: new RegExp(`^--webhook-url .*expected an http\\(s\\) URL .*got "${bad.replace(/[.?]/g, '\\$&')}"`) }, bad);
+  }
+});

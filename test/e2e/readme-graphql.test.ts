@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { gql, killedAfterwards, message, sendUdp, waitFor } from '../helpers/daemon.js';
+import { ALL_TIME, gql, killedAfterwards, message, sendUdp, waitFor } from '../helpers/daemon.js';
 
 const start = killedAfterwards(test);
 
@@ -17,7 +17,9 @@ test("the README's curl examples compute their window from now and answer for a 
   const d = await start(['--batch-schedule', 'off']);
   // Ten minutes old: older than W will be (--allowed-lateness 1m), so the example batch run absorbs it.
   await sendUdp(d.udpPort, [message('orders', Date.now() / 1000 - 600, 37.5)]);
-  await waitFor('accepted', async () => (await gql<{ pipeline: { accepted: number } }>(d.url, '{ pipeline { accepted } }')).pipeline.accepted === 1);
+  // Visible once the speed layer has ticked (every second), not as soon as it is accepted.
+  const STATS = 'query($from: DateTime!, $to: DateTime!) { stats(from: $from, to: $to) { count } }';
+  await waitFor('visible', async () => (await gql<{ stats: { count: number }[] }>(d.url, STATS, ALL_TIME)).stats.length === 1);
 
   // Each curl goes to this daemon, ends within 5 s (the SSE one would stream forever), and marks where its output ends.
   const prelude = `curl() { command curl --max-time 5 "\${@/localhost:4000/127.0.0.1:${d.httpPort}}"; echo; echo '<<<END>>>'; }\n`;

@@ -111,24 +111,22 @@ export function authenticate(tokens: ApiTokens | null, authorization: unknown): 
   if (tokens === null) return { role: 'write' };
   const token = bearerToken(authorization);
   if (token === undefined) {
-    return {
-      status: 401,
-      code: 'UNAUTHENTICATED',
-      message: 'Authentication required: send "Authorization: Bearer <token>" (over WebSocket: connection_init payload {"authorization": "Bearer <token>"}).',
-      headers: { 'www-authenticate': 'Bearer realm="hms"' },
-    };
+    return unauthenticated(
+      'Authentication required: send "Authorization: Bearer <token>" (over WebSocket: connection_init payload {"authorization": "Bearer <token>"}).',
+      'Bearer realm="hms"',
+    );
   }
   const role = tokens.roleOf(token);
-  if (role === undefined) {
-    return {
-      status: 401,
-      code: 'UNAUTHENTICATED',
-      message: 'The token is not valid: it is not in the server\'s --api-tokens file.',
-      headers: { 'www-authenticate': 'Bearer realm="hms", error="invalid_token"' },
-    };
-  }
+  if (role === undefined) return unauthenticated("The token is not valid: it is not in the server's --api-tokens file.", 'Bearer realm="hms", error="invalid_token"');
   return { role };
 }
+
+const unauthenticated = (message: string, challenge: string): Refusal => ({
+  status: 401,
+  code: 'UNAUTHENTICATED',
+  message,
+  headers: { 'www-authenticate': challenge },
+});
 
 /**
  * Mutations need a `write` role. Decided by the type of the operation being executed, so every mutation,

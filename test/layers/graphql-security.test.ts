@@ -34,7 +34,8 @@ type Json = any;
 
 const PUSH_MS = 40;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const until = async (what: string, ok: () => boolean, timeoutMs = 30_000): Promise<void> => {
+// As generous as the daemon tests' waitFor: waits poll for progress and never assert how fast it comes.
+const until = async (what: string, ok: () => boolean, timeoutMs = 120_000): Promise<void> => {
   const start = Date.now();
   while (!ok()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
@@ -568,7 +569,10 @@ test('limits: every dashboard document, and GraphiQL\'s introspection, pass the 
   t.is((await gql(t, url, full)).body.errors, undefined);
 });
 
-test('subscriptions: of 10,000 on one WebSocket the first 20 run, the rest get TOO_MANY_SUBSCRIPTIONS; the socket stays usable', async (t) => {
+// Serial (ava runs serial tests first, alone): 10,000 subscribe messages keep this process's event loop busy
+// for seconds on a loaded machine, and the other tests' servers share that loop; graphql-ws closes a connection
+// whose connection_init it has not handled within 3 s, which failed a concurrent test under stress-ng.
+test.serial('subscriptions: of 10,000 on one WebSocket the first 20 run, the rest get TOO_MANY_SUBSCRIPTIONS; the socket stays usable', async (t) => {
   const { api, ws, base } = await serve(t);
   const sock = await rawWs(ws, { init: {} });
   await until('the ack', () => sock.messages.length > 0);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { fanOut } from '../ingest/fan-out.js';
+import { fanOut, type Sinks } from '../ingest/fan-out.js';
 import type { HealthMessage } from '../core/message.js';
 import type { Logger } from '../log.js';
 import { Quarantine } from '../storage/quarantine.js';
@@ -47,10 +47,10 @@ export interface Pipeline {
   readonly quarantine: Quarantine;
   sealAndShip(): Promise<number>;
   /**
-   * The per-message path (see ingest/fan-out.ts): true when accepted. `observers` also get every accepted
-   * message (the daemon's live state and health rules); `onLate` counts messages older than W.
+   * The per-message path (see ingest/fan-out.ts), for one message or a worker's batch. `observers` also get
+   * every accepted message (the daemon's live state and health rules); `onLate` counts messages older than W.
    */
-  sink(opts?: { observers?: { observe(msg: HealthMessage, recvUs: number): void }[]; onLate?: () => void }): (msg: HealthMessage, recvUs: number) => boolean;
+  sink(opts?: { observers?: { observe(msg: HealthMessage, recvUs: number): void }[]; onLate?: () => void }): Sinks;
   /** Closes what the pipeline opened, the database last: callers close their own users of `db` first. */
   close(): Promise<void>;
 }

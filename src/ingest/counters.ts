@@ -1,9 +1,20 @@
 import type { RejectedDatagram } from '../api.js';
 import { COMPAT_MODES, type CompatMode, REJECT_REASONS, type RejectReason } from '../core/message.js';
 
-const SAMPLE_SIZE = 100;
+export const SAMPLE_SIZE = 100;
 const EXCERPT_BYTES = 200;
 const RATE_WINDOW_S = 5;
+
+/** The counts an ingest worker sends with each batch (see IngestCounters.merge). */
+export interface CounterDelta {
+  received: number;
+  accepted: number;
+  acceptedSigned: number;
+  rejectedBy: Record<RejectReason, number>;
+  compat: Record<CompatMode, number>;
+  /** Rejections sampled since the last report, oldest first. */
+  sample: RejectedDatagram[];
+}
 
 /** Every datagram is counted once, as accepted or as rejected with its reason (invariant 4). */
 export class IngestCounters {
@@ -29,9 +40,50 @@ export class IngestCounters {
     this.accepted++;
     if (signed) this.acceptedSigned++;
     if (compat) this.compat[compat]++;
+    this.countRate(nowMs, 1);
+  }
+
+  private countRate(nowMs: number, n: number): void {
     const second = Math.floor(nowMs / 1000);
     if (second !== this.currentSecond) this.rollTo(second);
-    this.perSecond[second % this.perSecond.length]++;
+    this.perSecond[second % this.perSecond.length] += n;
+  }
+
+  /**
+   * What an ingest worker counted since its last report (`takeDelta`), added to these counters. When the
+   * main process could not keep the worker's accepted messages (`stored` false), they count as rejected
+   * `storage_unavailable` instead.
+   */
+  merge(d: CounterDelta, nowMs: number, stored: boolean): void {
+    this.received += d.received;
+    for (const r of REJECT_REASONS) this.rejectedBy[r] += d.rejectedBy[r];
+    for (const e of d.sample) this.addSample(e);
+    if (!stored) {
+      this.rejectedBy.storage_unavailable += d.accepted;
+      return;
+    }
+    this.accepted += d.accepted;
+    this.acceptedSigned += d.acceptedSigned;
+    for (const m of COMPAT_MODES) this.compat[m] += d.compat[m];
+    this.countRate(nowMs, d.accepted);
+  }
+
+  /** The counts since the last call (and the rejections sampled since), then starts again from zero. */
+  takeDelta(): CounterDelta {
+    const d: CounterDelta = {
+      received: this.received,
+      accepted: this.accepted,
+      acceptedSigned: this.acceptedSigned,
+      rejectedBy: { ...this.rejectedBy },
+      compat: { ...this.compat },
+      sample: this.sample.length < SAMPLE_SIZE ? this.sample.slice() : [...this.sample.slice(this.sampleNext), ...this.sample.slice(0, this.sampleNext)],
+    };
+    this.received = this.accepted = this.acceptedSigned = 0;
+    for (const r of REJECT_REASONS) this.rejectedBy[r] = 0;
+    for (const m of COMPAT_MODES) this.compat[m] = 0;
+    this.sample.length = 0;
+    this.sampleNext = 0;
+    return d;
   }
 
   reject(reason: RejectReason, detail: string, data: Uint8Array, from: string, nowUs: number): void {
@@ -43,6 +95,10 @@ export class IngestCounters {
       from,
       excerpt: Buffer.from(data.subarray(0, EXCERPT_BYTES)).toString('utf8'),
     };
+    this.addSample(entry);
+  }
+
+  private addSample(entry: RejectedDatagram): void {
     // A ring: the newest SAMPLE_SIZE rejections, whatever the rate of bad input.
     this.sample[this.sampleNext] = entry;
     this.sampleNext = (this.sampleNext + 1) % SAMPLE_SIZE;

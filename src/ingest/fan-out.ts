@@ -2,18 +2,18 @@ import { encodeLine } from '../core/master-record.js';
 import type { HealthMessage } from '../core/message.js';
 
 /**
- * The journey of one accepted message after the decoder: its master record line goes to the open
- * write-ahead segment (durable within a flush interval) and to the speed layer (visible within a tick), and
- * the message to the observers (the daemon's live state and health rules). Synchronous: it runs once per
- * datagram.
+ * The journey of accepted messages after the decoder: their master record lines go to the open write-ahead
+ * segment (durable within a flush interval) and to the speed layer (visible within a tick), and the messages
+ * to the observers (the daemon's live state and health rules). Synchronous: it runs once per datagram read
+ * here, and once per batch an ingest worker sends (ingest/ingest-workers.ts).
  *
- * A message is refused (false) rather than accepted when the segment or the speed layer already holds
+ * Messages are refused (false) rather than accepted when the segment or the speed layer already holds
  * `maxUnflushedBytes` that a failing disk could not take: what is accepted is never dropped later.
  */
 
 export interface FanOutDeps {
-  segments: { append(line: string): number | undefined };
-  speed: { push(line: string, segment: number): void; accepts(maxBytes: number): boolean };
+  segments: { append(lines: string, count: number): number | undefined };
+  speed: { push(lines: string, segment: number, count: number): void; accepts(maxBytes: number): boolean };
   maxUnflushedBytes: number;
   /** Messages older than the batch watermark are counted as late. */
   watermark(): number | null;
@@ -21,16 +21,43 @@ export interface FanOutDeps {
   observers: readonly { observe(msg: HealthMessage, recvUs: number): void }[];
 }
 
-/** The sink the UDP server calls for each decoded message: true when accepted, false when refused. */
-export function fanOut(d: FanOutDeps): (msg: HealthMessage, recvUs: number) => boolean {
-  return (msg, recvUs) => {
+/** Messages already decoded and encoded elsewhere (an ingest worker): their lines, and each message. */
+export interface MessageBatch {
+  lines: string;
+  count: number;
+  each(fn: (msg: HealthMessage, recvUs: number) => void): void;
+}
+
+export interface Sinks {
+  /** One decoded message: true when accepted. */
+  one(msg: HealthMessage, recvUs: number): boolean;
+  /** A batch, accepted or refused as a whole. */
+  batch(b: MessageBatch): boolean;
+}
+
+export function fanOut(d: FanOutDeps): Sinks {
+  const store = (lines: string, count: number): boolean => {
     if (!d.speed.accepts(d.maxUnflushedBytes)) return false;
-    const line = encodeLine(msg, recvUs);
-    const segment = d.segments.append(line);
+    const segment = d.segments.append(lines, count);
     if (segment === undefined) return false;
-    if (msg.ts < (d.watermark() ?? 0)) d.onLate();
-    d.speed.push(line, segment);
-    for (const o of d.observers) o.observe(msg, recvUs);
+    d.speed.push(lines, segment, count);
     return true;
+  };
+  const observe = (msg: HealthMessage, recvUs: number, watermark: number) => {
+    if (msg.ts < watermark) d.onLate();
+    for (const o of d.observers) o.observe(msg, recvUs);
+  };
+  return {
+    one(msg, recvUs) {
+      if (!store(encodeLine(msg, recvUs), 1)) return false;
+      observe(msg, recvUs, d.watermark() ?? 0);
+      return true;
+    },
+    batch(b) {
+      if (!store(b.lines, b.count)) return false;
+      const watermark = d.watermark() ?? 0;
+      b.each((msg, recvUs) => observe(msg, recvUs, watermark));
+      return true;
+    },
   };
 }

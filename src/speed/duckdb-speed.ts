@@ -32,8 +32,8 @@ ON CONFLICT (service, bucket, seg) DO UPDATE SET ${MERGE_ON_CONFLICT}`;
 
 export class DuckDBSpeedLayer implements SpeedLayer {
   readonly engine = 'duckdb';
-  /** Segment lines not merged yet, by segment id. */
-  private pending = new Map<number, string[]>();
+  /** Segment lines not merged yet, and how many messages they are, by segment id. */
+  private pending = new Map<number, { lines: string[]; messages: number }>();
   private pendingChars = 0;
   /** The last merge failed (a full disk, the database refusing writes). */
   private failing = false;
@@ -52,11 +52,13 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     return new DuckDBSpeedLayer(await deps.db.connect(), deps);
   }
 
-  push(line: string, segment: number): void {
-    const lines = this.pending.get(segment);
-    if (lines) lines.push(line);
-    else this.pending.set(segment, [line]);
-    this.pendingChars += line.length;
+  push(lines: string, segment: number, count: number): void {
+    const p = this.pending.get(segment);
+    if (p) {
+      p.lines.push(lines);
+      p.messages += count;
+    } else this.pending.set(segment, { lines: [lines], messages: count });
+    this.pendingChars += lines.length;
   }
 
   get pendingBytes(): number {
@@ -91,13 +93,13 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     let n = 0;
     let chars = 0;
     try {
-      for (const [seg, lines] of batch) {
+      for (const [seg, { lines, messages }] of batch) {
         const path = join(this.sources.dir, `tick-${++this.batchNo}-${segmentName(seg, 'jsonl')}`);
         // Listed before it is written: a write cut short by a full disk leaves no file behind either.
         files.push(path);
         const text = lines.join('');
         await writeFile(path, text);
-        n += lines.length;
+        n += messages;
         chars += text.length;
       }
       await this.conn.run(MERGE_FILES, { files: listValue(files) }, { files: LIST(VARCHAR) });
@@ -106,7 +108,10 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     } catch (err) {
       this.failing = true;
       // Put the lines back so the next tick retries them: the realtime views never silently miss data.
-      for (const [seg, lines] of batch) this.pending.set(seg, lines.concat(this.pending.get(seg) ?? []));
+      for (const [seg, p] of batch) {
+        const later = this.pending.get(seg);
+        this.pending.set(seg, later ? { lines: p.lines.concat(later.lines), messages: p.messages + later.messages } : p);
+      }
       throw err;
     } finally {
       await Promise.all(files.map((f) => rm(f, { force: true })));

@@ -132,8 +132,8 @@ export class SparkSpeedLayer implements SpeedLayer {
   }
 
   /** The message is already in the write-ahead segment; Spark reads it from there once shipped. */
-  push(_line: string, _segment: number): void {
-    this.pushed++;
+  push(_lines: string, _segment: number, count: number): void {
+    this.pushed += count;
   }
 
   /** Nothing waits in memory: every tick reads the master dataset. */

@@ -40,8 +40,10 @@ export interface SealedSegment {
 
 interface OpenSegment {
   id: number;
-  /** Appended, not yet durable. */
+  /** Appended, not yet durable: single lines, or an ingest worker's batch of them. */
   lines: string[];
+  /** Messages in `lines`. */
+  messages: number;
   /** Everything appended to it (the seal threshold). */
   bytes: number;
   /** Length of the file's durable prefix: where the next write goes, and what a failed one is cut back to. */
@@ -108,7 +110,7 @@ export class SegmentLog {
   }
 
   private fresh(id: number): OpenSegment {
-    return { id, lines: [], bytes: 0, durable: 0, openedAt: Date.now() };
+    return { id, lines: [], messages: 0, bytes: 0, durable: 0, openedAt: Date.now() };
   }
 
   private async recover(id: number): Promise<void> {
@@ -148,16 +150,18 @@ export class SegmentLog {
   }
 
   /**
-   * Appends one line (see encodeLine) to the open segment; returns the segment id it went to, or undefined
-   * when the line is refused because that much is already waiting for a disk that fails. Synchronous.
+   * Appends `count` whole lines (see encodeLine; an ingest worker's batch is many) to the open segment;
+   * returns the segment id they went to, or undefined when they are refused because that much is already
+   * waiting for a disk that fails. Synchronous.
    */
-  append(line: string): number | undefined {
-    if (this.pendingBytes + line.length > this.maxUnflushed) return undefined;
+  append(lines: string, count = 1): number | undefined {
+    if (this.pendingBytes + lines.length > this.maxUnflushed) return undefined;
     const seg = this.current;
-    seg.lines.push(line);
-    seg.bytes += line.length;
-    this.pendingBytes += line.length;
-    this.appendedMessages++;
+    seg.lines.push(lines);
+    seg.messages += count;
+    seg.bytes += lines.length;
+    this.pendingBytes += lines.length;
+    this.appendedMessages += count;
     if (seg.bytes >= this.opts.maxBytes) this.seal().catch(() => undefined); // logged and retried by the writer
     return seg.id;
   }
@@ -247,7 +251,9 @@ export class SegmentLog {
   private async write(seg: OpenSegment): Promise<void> {
     if (seg.lines.length === 0) return;
     const lines = seg.lines;
+    const messages = seg.messages;
     seg.lines = [];
+    seg.messages = 0;
     const text = lines.join('');
     const data = Buffer.from(text);
     try {
@@ -259,12 +265,13 @@ export class SegmentLog {
       // memory for the next flush: accepted data is never dropped here.
       await seg.fh?.truncate(seg.durable).catch(() => undefined);
       seg.lines = lines.concat(seg.lines);
+      seg.messages += messages;
       this.failed(err as Error);
       throw err;
     }
     seg.durable += data.length;
     this.pendingBytes -= text.length;
-    this.flushedMessages += lines.length;
+    this.flushedMessages += messages;
   }
 
   /** Sealed segments waiting to be shipped, oldest first. */

@@ -59,7 +59,7 @@ export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opt
       return logged.at(-1)?.err?.message ?? '';
     },
     ingest(msgs: HealthMessage[]) {
-      for (const m of msgs) if (!sink(m, clock.now)) throw new Error('the pipeline refused a message');
+      for (const m of msgs) if (!sink.one(m, clock.now)) throw new Error('the pipeline refused a message');
     },
     /** Seals and ships what was ingested (without a batch run). */
     async ship() {

@@ -113,6 +113,12 @@ export const typeDefs = /* GraphQL */ `
     rejectedSample: [RejectedDatagram!]!
     "UDP receive buffer granted by the kernel, bytes."
     recvBufferBytes: Float!
+    "When the kernel granted less receive buffer than --recv-buffer asks: the sysctl to set. Null when it granted it all."
+    recvBufferAdvice: String
+    "Processes reading the UDP port: the daemon and its ingest workers (--ingest-workers)."
+    ingestProcesses: Float!
+    "Ingest workers started again after they died (see the daemon log)."
+    ingestWorkerRestarts: Float!
     watermark: DateTime
     lastBatch: BatchRun
     backlogSegments: Float!

@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { COMPAT_MODES, type CompatMode } from '../core/message.js';
 import { isoToMicros } from '../core/time.js';
+
+/** --ingest-workers 0 (the default) takes one per core, up to this many. */
+export const MAX_AUTO_INGEST_WORKERS = 8;
+const MAX_INGEST_WORKERS = 64;
 
 /**
  * Typed registries of settings, one per command. Each setting is declared once, with its kind, default and
@@ -222,7 +226,12 @@ export const DAEMON_SETTINGS = defineSettings('HMS_', {
   maxFutureSkew: { kind: 'duration', default: '5m', doc: 'Timestamps further ahead of the receiver clock are rejected (future)' },
   minTimestamp: { kind: 'time', default: '2000-01-01T00:00:00Z', doc: 'Timestamps before this are rejected (range); 1970 at the earliest' },
   compat: { kind: 'compat', default: '', doc: 'Legacy formats to accept: seed (trailing commas), course (Python dicts, CPU 0-1)' },
-  recvBuffer: { kind: 'bytes', default: '4MiB', doc: 'UDP receive buffer to ask for (the kernel caps it at net.core.rmem_max)' },
+  recvBuffer: { kind: 'bytes', default: '32MiB', doc: 'UDP receive buffer to ask for (the kernel caps it at net.core.rmem_max; the daemon says when)' },
+  ingestWorkers: {
+    kind: 'int',
+    default: '0',
+    doc: `Processes reading the UDP port: the daemon and N-1 ingest worker processes; 0: one per core, at most ${MAX_AUTO_INGEST_WORKERS}`,
+  },
   flushInterval: { kind: 'duration', default: '200ms', doc: 'Write-ahead flush and fsync interval: the most a SIGKILL can lose' },
   maxUnflushed: {
     kind: 'bytes',
@@ -317,6 +326,9 @@ export function isLoopback(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
 }
 
+/** How many processes read the UDP port (the daemon counts as one). */
+export const ingestWorkerCount = (c: Config): number => c.ingestWorkers || Math.min(availableParallelism(), MAX_AUTO_INGEST_WORKERS);
+
 /** The addresses UDP and HTTP bind to: the specific flag wins over --host. */
 export const bindHosts = (c: Config): { udp: string; http: string } => ({ udp: c.udpHost || c.host, http: c.httpHost || c.host });
 
@@ -347,6 +359,9 @@ export const MAX_UDP_PAYLOAD = 65_507;
 
 /** Values a setting's kind admits but the thing it sets cannot take. */
 function checkLimits(c: Config): void {
+  if (c.ingestWorkers > MAX_INGEST_WORKERS) {
+    throw new ConfigError(`${describe('ingestWorkers')}: at most ${MAX_INGEST_WORKERS} processes (got ${c.ingestWorkers}); 0 picks one per core`);
+  }
   if (c.maxDatagramBytes > MAX_UDP_PAYLOAD) {
     throw new ConfigError(`${describe('maxDatagramBytes')}: a UDP datagram carries at most ${MAX_UDP_PAYLOAD} bytes (got ${c.maxDatagramBytes})`);
   }

@@ -1,17 +1,22 @@
 import { createHttpServer } from '../../graphql/server.js';
 import type { HmsApi, Pipeline } from '../api.js';
-import { bindHosts, type Config } from '../config/settings.js';
+import { bindHosts, type Config, ingestWorkerCount } from '../config/settings.js';
 import { HealthService } from '../health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
 import { openAccess } from './access.js';
 import { chooseBackends } from './backends.js';
 import { IngestCounters } from '../ingest/counters.js';
+import { forEachMessage, IngestWorkers, type WorkerBatch, withoutMessages } from '../ingest/ingest-workers.js';
 import { UdpServer } from '../ingest/udp-server.js';
 import type { Logger } from '../log.js';
 import { type Pipeline as Layers, openPipeline } from './pipeline.js';
+import type { Sinks } from '../ingest/fan-out.js';
 import { Scheduler } from './scheduler.js';
 import { prepareDataDir } from '../storage/data-dir.js';
 import { LiveState } from '../health/live-state.js';
+
+/** How often an ingest worker hands what it accepted to the daemon: well within a flush interval and a tick. */
+const WORKER_BATCH_MS = 5;
 
 export interface App {
   start(): Promise<{ udpPort: number; httpPort: number }>;
@@ -38,6 +43,7 @@ export function buildApp(config: Config, log: Logger): App {
   let live: LiveState;
   let health: HealthService;
   let udp: UdpServer;
+  let workers: IngestWorkers | undefined;
 
   const pipeline = async (): Promise<Pipeline> => {
     const { query, batch, shipper, speed, segments, quarantine, store } = layers;
@@ -56,6 +62,9 @@ export function buildApp(config: Config, log: Logger): App {
       compat: Object.entries(counters.compat).map(([reason, count]) => ({ reason, count })),
       rejectedSample: counters.rejectedSample(),
       recvBufferBytes: udp.recvBufferBytes,
+      recvBufferAdvice: udp.recvBufferAdvice,
+      ingestProcesses: workers?.processes ?? 1,
+      ingestWorkerRestarts: workers?.restarts ?? 0,
       watermark: batch.watermark,
       lastBatch,
       backlogSegments: shipper.backlog,
@@ -128,19 +137,37 @@ export function buildApp(config: Config, log: Logger): App {
       log.child({ module: 'health' }),
     );
 
+    const sinks = layers.sink({ observers: [live, health], onLate: () => counters.late++ });
+    const decode = { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, minTimestampUs: config.minTimestamp, compat: config.compat };
     udp = new UdpServer(
       {
         host: hosts.udp,
         port: config.udpPort,
         recvBufferBytes: config.recvBuffer,
-        decode: { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, minTimestampUs: config.minTimestamp, compat: config.compat },
+        decode,
         auth: access.auth,
       },
       counters,
-      layers.sink({ observers: [live, health], onLate: () => counters.late++ }),
+      sinks.one,
       log,
     );
     const udpPort = await udp.start();
+    const processes = ingestWorkerCount(config);
+    if (processes > 1) {
+      workers = new IngestWorkers({
+        count: processes - 1,
+        socket: udp.handle!,
+        init: {
+          logLevel: log.level,
+          decode: { ...decode, compat: [...decode.compat] },
+          auth: { mode: config.authMode, keysFile: config.authKeys, windowUs: config.authWindow, maxNonces: config.authReplayCapacity },
+          batchMs: WORKER_BATCH_MS,
+        },
+        onBatch: (b, worker) => takeBatch(b, worker, sinks),
+        log,
+      });
+      await workers.start();
+    }
 
     scheduler.add('ship', config.shipSchedule, async () => {
       const r = await shipper.ship();
@@ -161,8 +188,36 @@ export function buildApp(config: Config, log: Logger): App {
     return { udpPort, httpPort };
   }
 
+  /**
+   * An ingest worker's batch: its signed messages' nonces checked once more here (a replay may have reached
+   * another process than its original), then kept or refused as a whole, and its counts added.
+   */
+  function takeBatch(b: WorkerBatch, worker: number, sinks: Sinks): void {
+    const { signed, counts } = b;
+    let batch = b;
+    if (signed.index.length > 0) {
+      const nowUs = Date.now() * 1000;
+      const drop = new Set<number>();
+      const lines = b.lines.split('\n');
+      for (let k = 0; k < signed.index.length; k++) {
+        const refused = access.auth.recheck(signed.keyId[k], signed.nonce[k], signed.millis[k], nowUs);
+        if (!refused || refused.ok) continue;
+        drop.add(signed.index[k]);
+        counts.accepted--;
+        counts.acceptedSigned--;
+        counters.reject(refused.reason, refused.detail, Buffer.from(lines[signed.index[k]]), `ingest worker ${worker}`, nowUs);
+      }
+      if (drop.size > 0) batch = withoutMessages(b, drop);
+    }
+    const count = batch.service.length;
+    const stored = count === 0 || sinks.batch({ lines: batch.lines, count, each: (fn) => forEachMessage(batch, fn) });
+    counters.merge(counts, Date.now(), stored);
+  }
+
   async function shutdown() {
     ready = false;
+    // The workers' last batches go into the segments before anything closes.
+    await workers?.stop();
     await udp?.close();
     await scheduler.stop();
     await http.stop();
@@ -177,7 +232,10 @@ export function buildApp(config: Config, log: Logger): App {
   return {
     api,
     start,
-    reload: access.reload,
+    reload: () => {
+      access.reload();
+      workers?.reload();
+    },
     stop: () => {
       stopping ??= shutdown();
       return stopping;

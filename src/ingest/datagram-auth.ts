@@ -274,7 +274,22 @@ export class DatagramAuth {
     const nonce = buf.toString('latin1', s2 + 1, s3);
     const seen = this.replay.record(`${id} ${nonce}`, millis, nowUs);
     if (seen !== 'fresh') return this.replayRefusal(seen, id, nonce);
+    this.lastNonce = nonce;
+    this.lastMillis = millis;
     return { ok: true, body, key };
+  }
+
+  /** The nonce and time of the last datagram `verify` passed as signed (an ingest worker reports them). */
+  lastNonce = '';
+  lastMillis = 0;
+
+  /**
+   * The daemon's own check of a nonce an ingest worker passed: each worker remembers only what it saw, and
+   * a replay may reach another one. Null when fresh, else the refusal.
+   */
+  recheck(keyId: string, nonce: string, millis: number, nowUs: number): Verified | null {
+    const seen = this.replay.record(`${keyId} ${nonce}`, millis, nowUs);
+    return seen === 'fresh' ? null : this.replayRefusal(seen, keyId, nonce);
   }
 
   private replayRefusal(seen: Exclude<Recorded, 'fresh'>, id: string, nonce: string): Verified {

@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import type { IngestCounters } from './counters.js';
-import type { DatagramAuth } from './datagram-auth.js';
+import type { DatagramAuth, VerifiedKey } from './datagram-auth.js';
 import { type DecodeOptions, decodeDatagram } from './decode.js';
 import type { HealthMessage } from '../core/message.js';
 
@@ -14,22 +14,38 @@ export interface UdpServerOptions {
   decode: DecodeOptions;
   /** Signatures (--auth-mode): checked before decoding, and the key's services after. */
   auth: DatagramAuth;
+  /** Why the sink refused a message. @default STORAGE_UNAVAILABLE */
+  refusal?: () => string;
 }
 
 /**
- * Called synchronously for each decoded message with its receive time (epoch µs); false when the message
- * cannot be kept (storage unavailable), which makes it a rejection rather than an acceptance.
+ * Called synchronously for each decoded message with its receive time (epoch µs) and the key that signed it;
+ * false when the message cannot be kept, which makes it a rejection (`storage_unavailable`, with
+ * `refusal()` as its detail) rather than an acceptance.
  */
-export type Sink = (msg: HealthMessage, recvUs: number) => boolean;
+export type Sink = (msg: HealthMessage, recvUs: number, key: VerifiedKey | null) => boolean;
 
-const STORAGE_UNAVAILABLE = 'the write-ahead segment cannot be written and the in-memory backlog is full (--max-unflushed): see pipeline.storageError';
+export const STORAGE_UNAVAILABLE = 'the write-ahead segment cannot be written and the in-memory backlog is full (--max-unflushed): see pipeline.storageError';
 
 const from = (rinfo: RemoteInfo): string => `${rinfo.address}:${rinfo.port}`;
+
+/**
+ * The sysctl to set when the kernel granted less receive buffer than asked (it caps the buffer at
+ * net.core.rmem_max; Linux reports twice what it set), or null.
+ */
+export function recvBufferAdvice(asked: number, granted: number): string | null {
+  const set = process.platform === 'linux' ? granted / 2 : granted;
+  if (set >= asked) return null;
+  return `the kernel granted a ${formatMiB(set)} UDP receive buffer of the ${formatMiB(asked)} asked (--recv-buffer), so bursts are dropped sooner: run "sysctl -w net.core.rmem_max=${asked}" as root (and put net.core.rmem_max=${asked} in /etc/sysctl.d/ to keep it)`;
+}
+
+const formatMiB = (bytes: number) => (bytes >= 1 << 20 ? `${+(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`);
 
 /** The UDP listener: decode, validate, count, hand accepted messages to the sink. Never throws on input. */
 export class UdpServer {
   private socket?: Socket;
   private grantedBuffer = 0;
+  private bufferAdvice: string | null = null;
   private boundPort = 0;
   private readonly log: Logger;
 
@@ -42,10 +58,10 @@ export class UdpServer {
     this.log = log.child({ module: 'ingest' });
   }
 
+  /** Binds the port and starts reading it. */
   async start(): Promise<number> {
     const socket = createSocket({ type: this.opts.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: this.opts.recvBufferBytes });
-    this.socket = socket;
-    socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
+    this.attach(socket);
     await new Promise<void>((resolve, reject) => {
       const failed = (err: NodeJS.ErrnoException) => {
         const why = err.code === 'EADDRINUSE' ? 'the address is in use (another daemon?)' : err.message;
@@ -59,16 +75,28 @@ export class UdpServer {
     });
     socket.on('error', (err) => this.log.error({ err }, 'UDP socket error'));
     this.boundPort = socket.address().port;
-    // Linux reports twice the usable size it granted; the number shown is what the kernel says.
+    // Linux reports twice what was set (the doubled part is its bookkeeping); the number shown is what it says.
     this.grantedBuffer = socket.getRecvBufferSize();
-    if (this.grantedBuffer < this.opts.recvBufferBytes) {
-      this.log.warn(
-        { asked: this.opts.recvBufferBytes, granted: this.grantedBuffer },
-        'the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max to avoid drops under bursts',
-      );
-    }
+    this.bufferAdvice = recvBufferAdvice(this.opts.recvBufferBytes, this.grantedBuffer);
+    if (this.bufferAdvice) this.log.warn({ asked: this.opts.recvBufferBytes, granted: this.grantedBuffer }, this.bufferAdvice);
     this.log.info({ host: this.opts.host, port: this.boundPort, recvBuffer: this.grantedBuffer }, 'listening for health messages');
     return this.boundPort;
+  }
+
+  /** Reads a socket bound elsewhere (an ingest worker is handed the daemon's). */
+  attach(socket: Socket): void {
+    this.socket = socket;
+    socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
+  }
+
+  /** The bound socket, to hand to ingest workers. */
+  get handle(): Socket | undefined {
+    return this.socket;
+  }
+
+  /** What to set when the kernel granted less receive buffer than asked; null when it granted it all. */
+  get recvBufferAdvice(): string | null {
+    return this.bufferAdvice;
   }
 
   private onMessage(data: Buffer, rinfo: RemoteInfo): void {
@@ -86,8 +114,8 @@ export class UdpServer {
     else if (!this.opts.auth.allows(v.key, d.msg.service)) {
       const key = v.key!; // unsigned datagrams are allowed every service
       c.reject('service_not_allowed', `key "${key.id}" may not send for service ${JSON.stringify(d.msg.service)} (its services: ${key.services?.join(', ')})`, data, from(rinfo), nowUs);
-    } else if (this.sink(d.msg, nowUs)) c.accept(nowMs, d.compat, v.key !== null);
-    else c.reject('storage_unavailable', STORAGE_UNAVAILABLE, data, from(rinfo), nowUs);
+    } else if (this.sink(d.msg, nowUs, v.key)) c.accept(nowMs, d.compat, v.key !== null);
+    else c.reject('storage_unavailable', this.opts.refusal?.() ?? STORAGE_UNAVAILABLE, data, from(rinfo), nowUs);
   }
 
   get port(): number {

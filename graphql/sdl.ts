@@ -115,8 +115,8 @@ export const typeDefs = /* GraphQL */ `
     recvBufferBytes: Float!
     "When the kernel granted less receive buffer than --recv-buffer asks: the sysctl to set. Null when it granted it all."
     recvBufferAdvice: String
-    "Processes reading the UDP port: the daemon and its ingest workers (--ingest-workers)."
-    ingestProcesses: Float!
+    "The processes reading the UDP port (--ingest-workers): the daemon itself first, then its ingest workers."
+    ingestWorkers: [IngestWorker!]!
     "Ingest workers started again after they died (see the daemon log)."
     ingestWorkerRestarts: Float!
     watermark: DateTime
@@ -140,6 +140,15 @@ export const typeDefs = /* GraphQL */ `
     storageErrorSince: DateTime
     "Unreadable lines moved from the daemon's own files to the quarantine, over the life of the data directory."
     quarantinedLines: Float!
+  }
+  type IngestWorker {
+    "0 for the daemon itself, 1 to N-1 for its ingest workers."
+    worker: Int!
+    "The process now in this place (a restarted worker has a new one)."
+    pid: Int!
+    "Datagrams read by this place since the daemon started, across restarts; they add up to received."
+    received: Float!
+    startedAt: DateTime!
   }
   type JobStatus {
     name: String!

@@ -63,7 +63,10 @@ export function buildApp(config: Config, log: Logger): App {
       rejectedSample: counters.rejectedSample(),
       recvBufferBytes: udp.recvBufferBytes,
       recvBufferAdvice: udp.recvBufferAdvice,
-      ingestProcesses: workers?.processes ?? 1,
+      ingestWorkers: [
+        { worker: 0, pid: process.pid, received: counters.received - (workers?.receivedByWorkers ?? 0), startedAt },
+        ...(workers?.status() ?? []),
+      ],
       ingestWorkerRestarts: workers?.restarts ?? 0,
       watermark: batch.watermark,
       lastBatch,

@@ -98,6 +98,7 @@ export interface IngestWorkersOptions {
 export class IngestWorkers {
   private readonly children = new Map<number, Child>();
   private readonly failures = new Map<number, number>();
+  private readonly received = new Map<number, number>();
   private stopping = false;
   /** Workers started again after they died. */
   restarts = 0;
@@ -113,13 +114,18 @@ export class IngestWorkers {
     this.log.info({ workers: this.opts.count, pids: [...this.children.values()].map((c) => c.proc.pid) }, 'ingest workers reading the UDP port');
   }
 
-  /** Processes reading the port, the daemon included. */
-  get processes(): number {
-    return this.children.size + 1;
+  /** The workers now running: place, pid, datagrams read in that place since the start, and since when it runs (epoch µs). */
+  status(): { worker: number; pid: number; received: number; startedAt: number }[] {
+    return [...this.children.values()]
+      .sort((a, b) => a.index - b.index)
+      .map((c) => ({ worker: c.index, pid: c.proc.pid ?? 0, received: this.received.get(c.index) ?? 0, startedAt: c.startedAt * 1000 }));
   }
 
-  get pids(): number[] {
-    return [...this.children.values()].flatMap((c) => (c.proc.pid ? [c.proc.pid] : []));
+  /** Datagrams every worker read, over their lives: the daemon read the rest. */
+  get receivedByWorkers(): number {
+    let n = 0;
+    for (const r of this.received.values()) n += r;
+    return n;
   }
 
   private spawn(index: number): Promise<void> {
@@ -130,7 +136,10 @@ export class IngestWorkers {
     return new Promise((resolve, reject) => {
       let ready = false;
       proc.on('message', (m: FromWorker) => {
-        if (m.t === 'batch') this.opts.onBatch(m, index);
+        if (m.t === 'batch') {
+          this.received.set(index, (this.received.get(index) ?? 0) + m.counts.received);
+          this.opts.onBatch(m, index);
+        }
         else if (m.t === 'ready') {
           ready = true;
           resolve();

@@ -84,7 +84,7 @@ export const PIPELINE: Pipeline = {
   rejectedSample: [{ at: T0 + 999, reason: 'range', detail: 'CPU 140 > 100', from: '10.0.0.7:51234', excerpt: '{"CPU":140' }],
   recvBufferBytes: 4_194_304,
   recvBufferAdvice: null,
-  ingestProcesses: 1,
+  ingestWorkers: [],
   ingestWorkerRestarts: 0,
   watermark: T0 - 3 * MINUTE,
   lastBatch: RUN,

@@ -104,7 +104,7 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
         rejectedSample: [],
         recvBufferBytes: 4 * 1024 * 1024,
         recvBufferAdvice: null,
-        ingestProcesses: 1,
+        ingestWorkers: [],
         ingestWorkerRestarts: 0,
         watermark: (t - 120_000) * US,
         lastBatch: batches ? lastBatch(t) : null,

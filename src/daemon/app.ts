@@ -140,7 +140,7 @@ export function buildApp(config: Config, log: Logger): App {
       log.child({ module: 'health' }),
     );
 
-    const sinks = layers.sink({ observers: [live, health], onLate: () => counters.late++ });
+    const sinks = layers.sink({ observers: [health], onLate: () => counters.late++ });
     const decode = { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, minTimestampUs: config.minTimestamp, compat: config.compat };
     udp = new UdpServer(
       {
@@ -182,7 +182,7 @@ export function buildApp(config: Config, log: Logger): App {
     });
     scheduler.add('speed', config.speedSchedule, async () => {
       await speed.tick();
-      await live.save();
+      await live.save(health.takeLatest());
     });
     scheduler.add('health', config.healthSchedule, () => health.tick());
     const { port: httpPort } = await http.start();
@@ -225,7 +225,7 @@ export function buildApp(config: Config, log: Logger): App {
     await scheduler.stop();
     await http.stop();
     await health?.close();
-    await live?.save().catch(() => undefined);
+    if (health) await live?.save(health.takeLatest()).catch(() => undefined);
     live?.close();
     await layers?.close();
     if (!layers) await backends.store.release();

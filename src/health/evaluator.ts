@@ -99,6 +99,10 @@ const RANK: Record<Health, number> = { OK: 0, WARN: 1, CRIT: 2, SILENT: 3 };
 class ServiceState {
   ts = Number.NEGATIVE_INFINITY;
   lastRecv = Number.NEGATIVE_INFINITY;
+  /** The newest message (by event time): the one place the daemon keeps it (the `latest` table is saved from here). */
+  latest: HealthMessage | null = null;
+  /** A message arrived since the last `takeChanged`. */
+  changed = false;
   cpu = 0;
   ramUsed = 0;
   diskUsed = 0;
@@ -201,6 +205,7 @@ interface Forecast {
 
 export class Evaluator {
   private readonly states = new Map<string, ServiceState>();
+  private readonly changedStates: ServiceState[] = [];
   private readonly newId: () => string;
   private readonly startUs: number;
 
@@ -225,6 +230,10 @@ export class Evaluator {
   observe(msg: HealthMessage, recvUs: number): void {
     const s = this.state(msg.service);
     s.arrived(recvUs);
+    if (!s.changed) {
+      s.changed = true;
+      this.changedStates.push(s);
+    }
     const ramUsed = usedPct(msg.ramTotal, msg.ramFree);
     const diskUsed = usedPct(msg.diskTotal, msg.diskFree);
     if (msg.ts >= s.ts && Number.isFinite(s.ts)) {
@@ -243,7 +252,19 @@ export class Evaluator {
     }
   }
 
+  /** The newest message and the last arrival of each service a message reached since the last call. */
+  takeChanged(): { msg: HealthMessage; recv: number }[] {
+    const out: { msg: HealthMessage; recv: number }[] = [];
+    for (const s of this.changedStates) {
+      s.changed = false;
+      if (s.latest) out.push({ msg: s.latest, recv: s.lastRecv });
+    }
+    this.changedStates.length = 0;
+    return out;
+  }
+
   private setValues(s: ServiceState, msg: HealthMessage, ramUsed: number, diskUsed: number): void {
+    s.latest = msg;
     s.ts = msg.ts;
     s.cpu = msg.cpu;
     s.ramUsed = ramUsed;

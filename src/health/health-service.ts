@@ -9,6 +9,7 @@ import type { HealthMessage } from '../core/message.js';
 import type { Logger } from '../log.js';
 import { type Database, Mutex } from '../serving/database.js';
 import { AlertStore } from './alert-store.js';
+import type { Latest } from './live-state.js';
 import { type AlertRecord, Evaluator } from './evaluator.js';
 import { compileGlob, globProblem } from '../core/glob.js';
 import { type NotifierStats, WebhookNotifier, type WebhookOptions } from './notifier.js';
@@ -77,6 +78,11 @@ export class HealthService {
   /** Hot path, O(1): one accepted message. */
   observe(msg: HealthMessage, recvUs: number): void {
     this.evaluator.observe(msg, recvUs);
+  }
+
+  /** Services that received messages since the last call, with their newest (what `LiveState.save` writes). */
+  takeLatest(): Latest[] {
+    return this.evaluator.takeChanged();
   }
 
   services(nowUs: number = this.now()): ServiceHealth[] {

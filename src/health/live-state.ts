@@ -3,8 +3,9 @@ import type { HealthMessage } from '../core/message.js';
 import type { Database } from '../serving/database.js';
 
 /**
- * The newest message of every service, kept in memory on every accepted message (an O(1) map write on
- * the hot path) and saved to the `latest` table on each tick, where the health service finds it after a restart.
+ * The `latest` table: the newest message of every service, saved on each tick from the health evaluator
+ * (which keeps it in memory, the one place on the ingest path that does), where the health service finds it
+ * after a restart.
  */
 
 export interface Latest {
@@ -31,36 +32,20 @@ export async function readLatest(conn: DuckDBConnection): Promise<Latest[]> {
 }
 
 export class LiveState {
-  private readonly latest = new Map<string, Latest>();
-  private readonly dirty = new Set<string>();
-
   private constructor(private readonly conn: DuckDBConnection) {}
 
   static async load(db: Database): Promise<LiveState> {
     const state = new LiveState(await db.connect());
     await state.conn.run('CREATE TEMP TABLE latest_incoming AS SELECT * FROM latest LIMIT 0');
-    for (const l of await readLatest(state.conn)) state.latest.set(l.msg.service, l);
     return state;
   }
 
-  /** One accepted message (a pipeline observer). */
-  observe(msg: HealthMessage, recv: number): void {
-    const prev = this.latest.get(msg.service);
-    // Values come from the newest event; "last seen" is the newest arrival (a late message still proves life).
-    if (!prev || msg.ts >= prev.msg.ts) this.latest.set(msg.service, { msg, recv });
-    else prev.recv = recv;
-    this.dirty.add(msg.service);
-  }
-
-  /** Writes changed services to DuckDB. */
-  async save(): Promise<void> {
-    if (this.dirty.size === 0) return;
-    const names = [...this.dirty];
-    this.dirty.clear();
+  /** Writes the services that changed (see HealthService.takeLatest). */
+  async save(changed: readonly Latest[]): Promise<void> {
+    if (changed.length === 0) return;
     const appender = await this.conn.createAppender('latest_incoming');
-    for (const name of names) {
-      const l = this.latest.get(name)!;
-      appender.appendVarchar(name);
+    for (const l of changed) {
+      appender.appendVarchar(l.msg.service);
       appender.appendBigInt(BigInt(l.msg.ts));
       appender.appendBigInt(BigInt(l.recv));
       appender.appendDouble(l.msg.cpu);

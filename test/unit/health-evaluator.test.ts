@@ -262,3 +262,31 @@ test('restored alerts are not re-fired; they resolve once fresh data clears them
   );
   t.is(back[1].alert.startedAt, at(-600), 'the original start is kept');
 });
+
+test('takeChanged: each service a message reached since the last call, once, with its newest message by event time and its last arrival', (t) => {
+  const ev = new Evaluator(parseRulesConfig(undefined), { startUs: T0 });
+  const seeded = msg('seeded', at(-100), { cpu: 1 });
+  ev.seed(seeded, at(-90));
+  t.deepEqual(ev.takeChanged(), [], 'a seed is already saved');
+  const newest = msg('a', at(10), { cpu: 70 });
+  ev.observe(newest, at(11));
+  ev.observe(msg('a', at(5), { cpu: 99 }), at(12)); // late: older event, newer arrival
+  ev.observe(msg('b', at(3)), at(4));
+  ev.observe(msg('seeded', at(-200)), at(13)); // older than the seed: the seed stays the newest
+  const changed = ev.takeChanged();
+  t.deepEqual(
+    changed.map((c) => [c.msg.service, c.msg.cpu, c.msg.ts, c.recv]),
+    [
+      ['a', 70, at(10), at(12)],
+      ['b', 20, at(3), at(4)],
+      ['seeded', 1, at(-100), at(13)],
+    ],
+  );
+  t.is(changed[0].msg, newest);
+  t.deepEqual(ev.takeChanged(), []);
+  ev.observe(msg('b', at(20), { cpu: 5 }), at(21));
+  t.deepEqual(
+    ev.takeChanged().map((c) => [c.msg.service, c.msg.cpu]),
+    [['b', 5]],
+  );
+});

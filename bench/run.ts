@@ -1,19 +1,22 @@
 /**
- * `npm run bench`: prints numbers, asserts nothing (machines are shared and noisy).
- * 1. Highest rate sustained for 10 s with zero loss (kernel and application) while every accepted message
- *    is persisted, the sender being a separate process (`hms mock`).
- * 2. Peak RSS of the daemon with 1,000 services at 1 message/s each.
- * 3. Freshness: time from a datagram's arrival to its visibility in `stats`.
+ * `npm run bench [name]`: prints numbers, asserts nothing (machines are shared and noisy).
+ * - throughput: for 1, 2 and the default number of ingest workers, the highest rate sustained for 10 s with
+ *   zero loss (kernel and application) while every accepted message is persisted, the saturation rate, and
+ *   CPU per million messages over the daemon and its workers; the sender is a separate process.
+ * - memory: RSS of the daemon and its workers with 1,000 services at 1 message/s each.
+ * - freshness: time from a datagram's arrival to its visibility in `stats`, idle and at 100,000 msg/s.
+ * - signed, globs, hdfs, mapreduce, spark: see each.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { MAX_AUTO_INGEST_WORKERS } from '../src/config/settings.js';
 import { compileGlob } from '../src/core/glob.js';
 import { signDatagram } from '../src/core/sign.js';
 import { DatagramAuth, parseAuthKeys } from '../src/ingest/datagram-auth.js';
-import { ALL_TIME, CLI, gql, message, sendUdp, startDaemon } from '../test/helpers/daemon.js';
+import { ALL_TIME, CLI, type Daemon, gql, message, sendUdp, startDaemon } from '../test/helpers/daemon.js';
 
 const PIPELINE = '{ pipeline { accepted received rejected kernelDrops recvBufferBytes } }';
 type P = { pipeline: { accepted: number; received: number; rejected: number; kernelDrops: number | null; recvBufferBytes: number } };
@@ -66,29 +69,78 @@ async function raiseRmemMax(bytes: number): Promise<void> {
   }
 }
 
-async function throughput(): Promise<void> {
-  console.log('## Sustained ingest, 10 s per rate, sender in a separate process');
-  await raiseRmemMax(64 * 1024 * 1024);
-  console.log('rate offered/s | sent | accepted | kernel drops | persisted | loss');
-  let best = 0;
-  for (const rate of [50_000, 100_000, 110_000, 125_000]) {
-    const d = await startDaemon(['--batch-schedule', 'off', '--recv-buffer', '32MiB']);
-    try {
-      const services = 100;
-      const sent = await runMock(d.udpPort, services, rate / services, 10);
-      await new Promise((r) => setTimeout(r, 1500)); // one flush interval and more
-      const { pipeline } = await gql<P>(d.url, PIPELINE);
-      // Counted once the daemon has stopped: while it runs, a segment being shipped is in both places.
-      await d.stop();
-      const persisted = await countLines(d.dataDir);
-      const loss = sent - pipeline.accepted;
-      console.log(`${rate} | ${sent} | ${pipeline.accepted} | ${pipeline.kernelDrops} | ${persisted} | ${loss} (receive buffer ${pipeline.recvBufferBytes} B)`);
-      if (loss === 0 && persisted === pipeline.accepted && sent >= rate * 10 * 0.98) best = Math.max(best, sent / 10);
-    } finally {
-      await d.stop();
-    }
+/**
+ * The sender: the side-by-side benchmark's C sender (sendmmsg, about 5 µs of mostly kernel time a datagram
+ * here) when ../shared/bench/blast.c and gcc are there, else bench/udp-sender.ts. `send(port, rate, s)`
+ * resolves with the number sent.
+ */
+async function sender(): Promise<{ name: string; send(port: number, rate: number, seconds: number): Promise<number> }> {
+  const source = join(import.meta.dirname, '..', '..', 'shared', 'bench', 'blast.c');
+  const binary = join(homedir(), '.cache', 'hms-bench', 'blast');
+  const run = (cmd: string, args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (c) => {
+        out += c;
+      });
+      p.on('error', reject);
+      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited with ${code}`))));
+    });
+  const sent = (out: string) => Number(/sent (\d+)/.exec(out)?.[1]);
+  try {
+    await mkdir(dirname(binary), { recursive: true });
+    await run('gcc', ['-O2', '-o', binary, source]);
+    return { name: 'C sender (sendmmsg), 1,000 services', send: async (port, rate, seconds) => sent(await run(binary, [String(port), String(rate), String(seconds), 'json', '1000'])) };
+  } catch {
+    const script = join(import.meta.dirname, 'udp-sender.ts');
+    return {
+      name: 'Node sender (bench/udp-sender.ts), 100 services',
+      send: async (port, rate, seconds) => sent(await run(process.execPath, ['--import', 'tsx', script, String(port), String(rate), String(seconds)])),
+    };
   }
-  console.log(`highest rate with zero loss and everything persisted: ${Math.round(best)} msg/s\n`);
+}
+
+type Readers = { pipeline: { ingestWorkers: { pid: number }[] } };
+/** The daemon and its ingest workers, as they are now. */
+const readerPids = async (url: string) => (await gql<Readers>(url, '{ pipeline { ingestWorkers { pid } } }')).pipeline.ingestWorkers.map((r) => r.pid);
+const sum = async (pids: number[], f: (pid: number) => Promise<number>) => (await Promise.all(pids.map(f))).reduce((a, b) => a + b, 0);
+
+async function throughput(): Promise<void> {
+  const send = await sender();
+  const cores = availableParallelism();
+  const counts = [...new Set([1, 2, Math.min(cores, MAX_AUTO_INGEST_WORKERS)])];
+  console.log(`## Sustained ingest, 10 s per rate, ${send.name}, ${cores} cores, --ingest-workers ${counts.join(', ')} (the default here: ${counts.at(-1)})`);
+  await raiseRmemMax(64 * 1024 * 1024);
+  console.log('workers | offered/s | sent | accepted | kernel drops | persisted | loss | CPU s per million accepted (daemon + workers)');
+  for (const workers of counts) {
+    let zeroLoss = 0;
+    let saturation = 0;
+    for (const rate of [50_000, 75_000, 100_000, 125_000, 150_000, 200_000]) {
+      const d = await startDaemon(['--batch-schedule', 'off', '--recv-buffer', '32MiB', '--ingest-workers', String(workers), '--log-level', 'warn']);
+      try {
+        const pids = await readerPids(d.url);
+        const cpu0 = await sum(pids, cpuSeconds);
+        const sent = await send.send(d.udpPort, rate, 10);
+        await new Promise((r) => setTimeout(r, 2000)); // the workers' last batches, a flush interval and more
+        const cpu = (await sum(pids, cpuSeconds)) - cpu0;
+        const { pipeline } = await gql<P>(d.url, PIPELINE);
+        // Counted once the daemon has stopped: while it runs, a segment being shipped is in both places.
+        await d.stop();
+        const persisted = await countLines(d.dataDir);
+        const loss = sent - pipeline.accepted;
+        const cpuPerM = (cpu / pipeline.accepted) * 1e6;
+        console.log(`${workers} | ${rate} | ${sent} | ${pipeline.accepted} | ${pipeline.kernelDrops} | ${persisted} | ${((loss / sent) * 100).toFixed(1)} % | ${cpuPerM.toFixed(1)}`);
+        if (loss === 0 && persisted === pipeline.accepted && sent >= rate * 10 * 0.98) zeroLoss = Math.max(zeroLoss, rate);
+        saturation = Math.max(saturation, pipeline.accepted / 10);
+        if (loss / sent > 0.25) break; // saturated: higher rates only lose more
+      } finally {
+        await d.stop();
+      }
+    }
+    console.log(`--ingest-workers ${workers}: zero loss (everything persisted) up to ${zeroLoss} msg/s; saturation ${Math.round(saturation)} msg/s accepted`);
+  }
+  console.log('');
 }
 
 /** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
@@ -124,11 +176,12 @@ async function signed(): Promise<void> {
         sender.stdout.on('data', (c) => {
           out += c;
         });
-        const cpu0 = await cpuSeconds(d.proc.pid!);
+        const pids = await readerPids(d.url);
+        const cpu0 = await sum(pids, cpuSeconds);
         await new Promise((resolve) => sender.once('exit', resolve));
         await new Promise((r) => setTimeout(r, 1500));
         const { pipeline } = await gql<P>(d.url, PIPELINE);
-        const cpu = (await cpuSeconds(d.proc.pid!)) - cpu0;
+        const cpu = (await sum(pids, cpuSeconds)) - cpu0;
         const sent = Number(/sent (\d+)/.exec(out)?.[1]);
         console.log(`${mode} | ${rate} | ${sent} | ${pipeline.accepted} | ${(((sent - pipeline.accepted) / sent) * 100).toFixed(1)} % | ${((cpu / pipeline.accepted) * 1e6).toFixed(1)}`);
       } finally {
@@ -150,43 +203,59 @@ function globs(): void {
 }
 
 async function memory(): Promise<void> {
-  console.log('## 1,000 services at 1 msg/s each for 60 s');
+  console.log('## 1,000 services at 1 msg/s each for 60 s (RSS summed over the daemon and its ingest workers)');
   const d = await startDaemon([]);
   try {
+    const pids = await readerPids(d.url);
     const sent = await runMock(d.udpPort, 1000, 1, 60);
-    const m = await rss(d.proc.pid!);
+    const rssMb = await sum(pids, async (pid) => (await rss(pid)).rssMb);
+    const peakMb = await sum(pids, async (pid) => (await rss(pid)).peakMb);
     const { pipeline } = await gql<P>(d.url, PIPELINE);
-    console.log(`sent ${sent}, accepted ${pipeline.accepted}, RSS ${m.rssMb.toFixed(0)} MB, peak RSS ${m.peakMb.toFixed(0)} MB\n`);
+    console.log(`${pids.length} processes; sent ${sent}, accepted ${pipeline.accepted}, RSS ${rssMb.toFixed(0)} MB, peak RSS ${peakMb.toFixed(0)} MB\n`);
   } finally {
     await d.stop();
   }
 }
 
-async function freshness(): Promise<void> {
-  console.log('## Freshness: datagram sent -> visible in stats');
-  const d = await startDaemon(['--batch-schedule', 'off']);
+/** Datagram sent -> visible in stats, for a fresh service each time. */
+async function probeFreshness(d: Daemon, probes: number): Promise<number[]> {
   const times: number[] = [];
-  try {
-    for (let i = 0; i < 15; i++) {
-      const service = `fresh-${i}`;
-      const t0 = performance.now();
-      await sendUdp(d.udpPort, [message(service, Date.now() / 1000, 50)]);
-      for (;;) {
-        const { stats } = await gql<{ stats: { service: string }[] }>(d.url, 'query($from: DateTime!, $to: DateTime!, $s: String) { stats(from: $from, to: $to, service: $s) { service } }', {
-          ...ALL_TIME,
-          s: service,
-        });
-        if (stats.length) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      times.push(performance.now() - t0);
-      await new Promise((r) => setTimeout(r, 137 * (i % 7)));
+  for (let i = 0; i < probes; i++) {
+    const service = `fresh-${i}`;
+    const t0 = performance.now();
+    await sendUdp(d.udpPort, [message(service, Date.now() / 1000, 50)]);
+    for (;;) {
+      const { stats } = await gql<{ stats: { service: string }[] }>(d.url, 'query($from: DateTime!, $to: DateTime!, $s: String) { stats(from: $from, to: $to, service: $s) { service } }', {
+        ...ALL_TIME,
+        s: service,
+      });
+      if (stats.length) break;
+      await new Promise((r) => setTimeout(r, 10));
     }
-  } finally {
-    await d.stop();
+    times.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 137 * (i % 7)));
   }
-  times.sort((a, b) => a - b);
-  console.log(`median ${times[Math.floor(times.length / 2)].toFixed(0)} ms, max ${times[times.length - 1].toFixed(0)} ms (speed tick every 1 s)\n`);
+  return times.sort((a, b) => a - b);
+}
+
+async function freshness(): Promise<void> {
+  console.log('## Freshness: datagram sent -> visible in stats (speed tick every 1 s), idle and under load');
+  const send = await sender();
+  for (const load of [0, 100_000]) {
+    const d = await startDaemon(['--batch-schedule', 'off', '--recv-buffer', '32MiB', '--log-level', 'warn']);
+    try {
+      const loading = load ? send.send(d.udpPort, load, 20) : Promise.resolve(0);
+      if (load) await new Promise((r) => setTimeout(r, 2000));
+      const times = await probeFreshness(d, 12);
+      await loading;
+      const { kernelDrops } = (await gql<P>(d.url, PIPELINE)).pipeline;
+      const under = load ? `under ${load} msg/s (${send.name})` : 'idle';
+      console.log(`${under}: median ${times[times.length >> 1].toFixed(0)} ms, max ${times[times.length - 1].toFixed(0)} ms${load ? `, kernel drops ${kernelDrops}` : ''}`);
+    } finally {
+      await d.stop();
+    }
+  }
+  console.log('');
 }
 
 /** The scale-out benchmarks live in their own files (they need a JDK and the cached jars). */

@@ -8,8 +8,21 @@
 import { isBlank, MAX_TIME_US, parseRecord, RECORD_FIELDS } from '../../jobs/mapreduce/task/record.mjs';
 import type { HealthMessage } from './message.js';
 
-/** One line of a segment, its fields in `RECORD_FIELDS` order (a unit test holds the two together). */
-export function encodeLine(m: HealthMessage, recvUs: number): string {
+/**
+ * What the decoder's canonical path read (ingest/decode.ts): the text of cpu, RAM total and free, disk
+ * total and free as received where it is exactly how JavaScript prints the number, '' where not; and a
+ * service name that JSON needs no escape for.
+ */
+export type ReceivedTexts = readonly string[];
+
+/**
+ * One line of a segment, its fields in `RECORD_FIELDS` order (a unit test holds the two together). With
+ * `texts`, numbers are copied from the datagram instead of printed again; the line is the same either way.
+ */
+export function encodeLine(m: HealthMessage, recvUs: number, texts?: ReceivedTexts | null): string {
+  if (texts) {
+    return `{"service":"${m.service}","ts":${m.ts},"cpu":${texts[0] || m.cpu},"ram_total":${texts[1] || m.ramTotal},"ram_free":${texts[2] || m.ramFree},"disk_total":${texts[3] || m.diskTotal},"disk_free":${texts[4] || m.diskFree},"recv":${recvUs}}\n`;
+  }
   return `{"service":${JSON.stringify(m.service)},"ts":${m.ts},"cpu":${m.cpu},"ram_total":${m.ramTotal},"ram_free":${m.ramFree},"disk_total":${m.diskTotal},"disk_free":${m.diskFree},"recv":${recvUs}}\n`;
 }
 
@@ -24,15 +37,19 @@ export const RAW_COLUMNS = `{${RECORD_FIELDS.map(([name, type]) => `${name}: '${
 
 const TIME_KEY = '"ts":';
 
-/** The event time of a record line, read from its `ts` field without parsing the line; NaN when absent. */
-export function recordTime(line: Uint8Array): number {
-  const buf = Buffer.from(line.buffer, line.byteOffset, line.length);
-  const at = buf.indexOf(TIME_KEY);
-  if (at < 0) return Number.NaN;
-  const start = at + TIME_KEY.length;
-  let end = start;
-  while (end < buf.length && buf[end] >= 0x30 && buf[end] <= 0x39) end++;
-  return end === start ? Number.NaN : Number(buf.subarray(start, end).toString('latin1'));
+/**
+ * The event time of a record line, read from its `ts` field without parsing the line; NaN when absent.
+ * Digits beyond a safe integer give an unsafe number (the caller refuses it), as Number() would.
+ */
+export function recordTime(buf: Buffer, start = 0, end = buf.length): number {
+  // Searched within the line only: a run of lines without the key must not make the search quadratic.
+  const found = start === 0 && end === buf.length ? buf.indexOf(TIME_KEY) : buf.subarray(start, end).indexOf(TIME_KEY);
+  if (found < 0) return Number.NaN;
+  const at = start + found;
+  let i = at + TIME_KEY.length;
+  let ts = 0;
+  for (; i < end && buf[i] >= 0x30 && buf[i] <= 0x39; i++) ts = ts * 10 + (buf[i] - 0x30);
+  return i === at + TIME_KEY.length ? Number.NaN : ts;
 }
 
 const DOUBLE_MAX = '1.7976931348623157e308';

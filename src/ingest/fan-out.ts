@@ -1,4 +1,4 @@
-import { encodeLine } from '../core/master-record.js';
+import { encodeLine, type ReceivedTexts } from '../core/master-record.js';
 import type { HealthMessage } from '../core/message.js';
 
 /**
@@ -29,8 +29,8 @@ export interface MessageBatch {
 }
 
 export interface Sinks {
-  /** One decoded message: true when accepted. */
-  one(msg: HealthMessage, recvUs: number): boolean;
+  /** One decoded message (and its numbers' text as received, see encodeLine): true when accepted. */
+  one(msg: HealthMessage, recvUs: number, _key?: unknown, texts?: ReceivedTexts | null): boolean;
   /** A batch, accepted or refused as a whole. */
   batch(b: MessageBatch): boolean;
 }
@@ -48,8 +48,8 @@ export function fanOut(d: FanOutDeps): Sinks {
     for (const o of d.observers) o.observe(msg, recvUs);
   };
   return {
-    one(msg, recvUs) {
-      if (!store(encodeLine(msg, recvUs), 1)) return false;
+    one(msg, recvUs, _key, texts) {
+      if (!store(encodeLine(msg, recvUs, texts), 1)) return false;
       observe(msg, recvUs, d.watermark() ?? 0);
       return true;
     },

@@ -4,7 +4,7 @@
  * the daemon tells it to stop, or when the daemon is gone (the channel closes).
  */
 import type { Socket } from 'node:dgram';
-import { encodeLine } from '../core/master-record.js';
+import { encodeLine, type ReceivedTexts } from '../core/master-record.js';
 import type { HealthMessage } from '../core/message.js';
 import { createLogger, type Logger } from '../log.js';
 import { IngestCounters } from './counters.js';
@@ -88,7 +88,7 @@ function run(init: WorkerInit, socket: Socket): void {
     });
   };
 
-  const sink = (msg: HealthMessage, recvUs: number, key: VerifiedKey | null): boolean => {
+  const sink = (msg: HealthMessage, recvUs: number, key: VerifiedKey | null, texts: ReceivedTexts | null): boolean => {
     if (inFlight > MAX_IN_FLIGHT) return false;
     if (key) {
       const s = batch.signed;
@@ -97,7 +97,7 @@ function run(init: WorkerInit, socket: Socket): void {
       s.nonce.push(auth.lastNonce);
       s.millis.push(auth.lastMillis);
     }
-    batch.add(msg, recvUs, encodeLine(msg, recvUs));
+    batch.add(msg, recvUs, encodeLine(msg, recvUs, texts));
     if (batch.full) flush();
     return true;
   };

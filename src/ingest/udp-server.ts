@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { IngestCounters } from './counters.js';
 import type { DatagramAuth, VerifiedKey } from './datagram-auth.js';
 import { type DecodeOptions, decodeDatagram } from './decode.js';
+import type { ReceivedTexts } from '../core/master-record.js';
 import type { HealthMessage } from '../core/message.js';
 
 export interface UdpServerOptions {
@@ -19,11 +20,12 @@ export interface UdpServerOptions {
 }
 
 /**
- * Called synchronously for each decoded message with its receive time (epoch µs) and the key that signed it;
+ * Called synchronously for each decoded message with its receive time (epoch µs), the key that signed it and
+ * the numbers' text as received (for encodeLine);
  * false when the message cannot be kept, which makes it a rejection (`storage_unavailable`, with
  * `refusal()` as its detail) rather than an acceptance.
  */
-export type Sink = (msg: HealthMessage, recvUs: number, key: VerifiedKey | null) => boolean;
+export type Sink = (msg: HealthMessage, recvUs: number, key: VerifiedKey | null, texts: ReceivedTexts | null) => boolean;
 
 export const STORAGE_UNAVAILABLE = 'the write-ahead segment cannot be written and the in-memory backlog is full (--max-unflushed): see pipeline.storageError';
 
@@ -114,7 +116,7 @@ export class UdpServer {
     else if (!this.opts.auth.allows(v.key, d.msg.service)) {
       const key = v.key!; // unsigned datagrams are allowed every service
       c.reject('service_not_allowed', `key "${key.id}" may not send for service ${JSON.stringify(d.msg.service)} (its services: ${key.services?.join(', ')})`, data, from(rinfo), nowUs);
-    } else if (this.sink(d.msg, nowUs, v.key)) c.accept(nowMs, d.compat, v.key !== null);
+    } else if (this.sink(d.msg, nowUs, v.key, d.texts)) c.accept(nowMs, d.compat, v.key !== null);
     else c.reject('storage_unavailable', this.opts.refusal?.() ?? STORAGE_UNAVAILABLE, data, from(rinfo), nowUs);
   }
 

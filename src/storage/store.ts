@@ -88,27 +88,45 @@ export function partitionHour(partition: string): number | undefined {
   return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4]) * 1000 : undefined;
 }
 
+const HOUR_US = 3_600_000_000;
+
 /**
  * Splits a segment's lines by event-time partition (the `ts` field each line carries). A line without a
- * usable time cannot be placed in any partition: it is returned apart, for the quarantine.
+ * usable time cannot be placed in any partition: it is returned apart, for the quarantine. Consecutive lines
+ * of one hour, the common case, are kept as one slice of the segment.
  */
 export function splitByPartition(data: Buffer): { parts: Map<string, Buffer[]>; unplaced: { offset: number; line: Buffer }[] } {
   const parts = new Map<string, Buffer[]>();
   const unplaced: { offset: number; line: Buffer }[] = [];
+  let run: Buffer[] | undefined;
+  let runHour = Number.NaN;
+  let runStart = 0;
+  const endRun = (at: number) => {
+    if (run && at > runStart) run.push(data.subarray(runStart, at));
+    run = undefined;
+    runHour = Number.NaN;
+  };
   for (let start = 0; start < data.length; ) {
     const nl = data.indexOf(0x0a, start);
     const end = nl < 0 ? data.length : nl + 1;
-    const line = data.subarray(start, end);
-    const ts = recordTime(line);
-    if (!Number.isSafeInteger(ts) || nl < 0) unplaced.push({ offset: start, line });
-    else {
-      const key = partitionOf(ts);
-      const list = parts.get(key);
-      if (list) list.push(line);
-      else parts.set(key, [line]);
+    const ts = recordTime(data, start, end);
+    if (!Number.isSafeInteger(ts) || nl < 0) {
+      endRun(start);
+      unplaced.push({ offset: start, line: data.subarray(start, end) });
+    } else {
+      const hour = Math.floor(ts / HOUR_US);
+      if (hour !== runHour) {
+        endRun(start);
+        const key = partitionOf(ts);
+        run = parts.get(key) ?? [];
+        parts.set(key, run);
+        runHour = hour;
+        runStart = start;
+      }
     }
     start = end;
   }
+  endRun(data.length);
   return { parts, unplaced };
 }
 

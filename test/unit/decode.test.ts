@@ -1,5 +1,7 @@
 import test from 'ava';
-import { DEFAULT_MIN_TIMESTAMP_US, type DecodeOptions, decodeDatagram, decodeText } from '../../src/ingest/decode.js';
+import fc from 'fast-check';
+import { encodeLine } from '../../src/core/master-record.js';
+import { DEFAULT_MIN_TIMESTAMP_US, type DecodeOptions, type Decoded, decodeDatagram, decodeGeneric, decodeText } from '../../src/ingest/decode.js';
 import type { CompatMode, RejectReason } from '../../src/core/message.js';
 import { epochToMicros, isoToMicros, microsToIso } from '../../src/core/time.js';
 
@@ -168,4 +170,85 @@ test('course dataset format (Python dict, CPU fraction) only with compat "course
 test('strict JSON stays strict when compat modes are on', (t) => {
   const d = decode(good, opts(['seed', 'course']));
   t.true(d.ok && d.compat === undefined && d.msg.cpu === 42.5);
+});
+
+/** A number as some sender might write it: JSON or not, canonical or not (trailing zeros, exponents, signs, long). */
+const numberText = fc.oneof(
+  fc.double({ noNaN: true }).map(String),
+  fc.integer({ min: 0, max: 600 }).map(String),
+  fc.tuple(fc.integer({ min: 0, max: 999 }), fc.stringMatching(/^[0-9]{1,8}$/)).map(([i, f]) => `${i}.${f}`),
+  fc.tuple(fc.stringMatching(/^-?(0|[1-9][0-9]{0,20})$/), fc.stringMatching(/^(\.[0-9]{1,20})?$/), fc.stringMatching(/^([eE][+-]?[0-9]{1,3})?$/)).map(([i, f, e]) => i + f + e),
+  fc.constantFrom('0', '-0', '0.0', '00', '01', '.5', '5.', '1e', '+1', '0x10', 'Infinity', 'NaN', '1e400', '0.000001', '0.0000001', '100.000', '1.7976931348623157e308', '9007199254740993', '123456789012345.6'),
+);
+const nameText = fc.oneof(
+  fc.stringMatching(/^[a-z][a-z0-9-]{0,12}$/).map((s) => JSON.stringify(s)),
+  fc.string({ maxLength: 12 }).map((s) => JSON.stringify(s)),
+  fc.string({ unit: 'binary', maxLength: 8 }).map((s) => JSON.stringify(s)),
+  fc.constantFrom('" padded "', '""', '"a\\u0041"', '"tab\\there"', '"x\\"y"', '123', 'null'),
+);
+const timeText = fc.oneof(
+  fc.integer({ min: (NOW - 86_400e6) / 1e6, max: NOW / 1e6 + 100 }).map(String),
+  fc.double({ min: NOW / 1e6 - 86_400, max: NOW / 1e6 + 400, noNaN: true }).map(String),
+  fc.constantFrom(String(NOW / 1000), String(NOW), '"2026-11-27T11:00:00Z"', '-5', '0', '1e400'),
+);
+const space = fc.constantFrom('', '', '', ' ', '\n', ' \t');
+
+/** What a well-behaved sender writes: in range, mostly as JavaScript or C's printf would print it. */
+const small = fc.oneof(
+  fc.double({ min: 0, max: 100, noNaN: true }).map(String),
+  fc.tuple(fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 99 })).map(([i, f]) => `${i}.${String(f).padStart(2, '0')}`),
+  fc.integer({ min: 0, max: 100 }).map(String),
+);
+const wellBehaved = fc.record({
+  name: fc.stringMatching(/^[a-z][a-z0-9-]{0,12}$/).map((s) => JSON.stringify(s)),
+  ts: timeText,
+  cpu: small,
+  rt: fc.constantFrom('100', '512', '1000.5'),
+  rf: small,
+  dt: fc.constantFrom('100', '512', '1000.5'),
+  df: small,
+  ws: fc.constant(''),
+  reorder: fc.constant(false),
+});
+const anything = fc.record({ name: nameText, ts: timeText, cpu: numberText, rt: numberText, rf: numberText, dt: numberText, df: numberText, ws: space, reorder: fc.boolean() });
+
+/** Canonical layout (most senders), whitespace between tokens, or the keys in another order. */
+const datagram = fc
+  .oneof(wellBehaved, anything)
+  .map(({ name, ts, cpu, rt, rf, dt, df, ws, reorder }) => {
+    const fields = [`"serviceName":${ws}${name}`, `"Timestamp":${ws}${ts}`, `"CPU":${cpu}`, `"RAM":{"Total":${rt},${ws}"Free":${rf}}`, `"Disk":{"Total":${dt},"Free":${df}}`];
+    if (reorder) fields.reverse();
+    return `${ws}{${fields.join(`,${ws}`)}}${ws}`;
+  });
+
+test('property: the canonical fast path decides every datagram exactly as JSON.parse would, and writes the same segment line', (t) => {
+  let fast = 0;
+  fc.assert(
+    fc.property(datagram, (text) => {
+      const d = decodeText(text, NOW, opts());
+      const g = decodeGeneric(text, NOW, opts());
+      const { texts, ...rest } = d as Extract<Decoded, { ok: true }>;
+      if (!g.ok || !d.ok) return t.deepEqual(d, g, text);
+      const { texts: none, ...generic } = g;
+      t.is(none, null);
+      t.deepEqual(rest, generic, text);
+      if (texts) fast++;
+      t.is(encodeLine(d.msg, NOW, texts), encodeLine(g.msg, NOW), text);
+    }),
+    { numRuns: 20_000 },
+  );
+  t.log(`${fast} of 20,000 took the fast path`);
+  t.true(fast > 5000, `only ${fast} datagrams took the fast path`);
+});
+
+test('the fast path reuses the received text only where it is how JavaScript prints the number', (t) => {
+  const d = decodeText(
+    '{"serviceName":"orders","Timestamp":1795000000.5,"CPU":42.50,"RAM":{"Total":32,"Free":0.000001},"Disk":{"Total":5e2,"Free":0.0000001}}',
+    NOW,
+    opts(),
+  );
+  if (!d.ok) return t.fail(d.detail);
+  t.deepEqual(d.texts, ['', '32', '0.000001', '', '']);
+  t.is(encodeLine(d.msg, 7, d.texts), '{"service":"orders","ts":1795000000500000,"cpu":42.5,"ram_total":32,"ram_free":0.000001,"disk_total":500,"disk_free":1e-7,"recv":7}\n');
+  t.is(decodeText(JSON.stringify(good).replace('"orders"', '"ord\\u0065rs"'), NOW, opts()).ok && 'generic', 'generic');
 });

@@ -13,7 +13,7 @@ import type { HealthMessage } from '../core/message.js';
 
 export interface FanOutDeps {
   segments: { append(lines: string, count: number): number | undefined };
-  speed: { push(lines: string, segment: number, count: number): void; accepts(maxBytes: number): boolean };
+  speed: { push(msg: HealthMessage, segment: number): void; accepts(maxBytes: number): boolean };
   maxUnflushedBytes: number;
   /** Messages older than the batch watermark are counted as late. */
   watermark(): number | null;
@@ -36,27 +36,25 @@ export interface Sinks {
 }
 
 export function fanOut(d: FanOutDeps): Sinks {
-  const store = (lines: string, count: number): boolean => {
-    if (!d.speed.accepts(d.maxUnflushedBytes)) return false;
-    const segment = d.segments.append(lines, count);
-    if (segment === undefined) return false;
-    d.speed.push(lines, segment, count);
-    return true;
-  };
-  const observe = (msg: HealthMessage, recvUs: number, watermark: number) => {
+  /** The segment the lines went to, or undefined when they are refused. */
+  const store = (lines: string, count: number): number | undefined => (d.speed.accepts(d.maxUnflushedBytes) ? d.segments.append(lines, count) : undefined);
+  const rest = (msg: HealthMessage, recvUs: number, segment: number, watermark: number) => {
+    d.speed.push(msg, segment);
     if (msg.ts < watermark) d.onLate();
     for (const o of d.observers) o.observe(msg, recvUs);
   };
   return {
     one(msg, recvUs, _key, texts) {
-      if (!store(encodeLine(msg, recvUs, texts), 1)) return false;
-      observe(msg, recvUs, d.watermark() ?? 0);
+      const segment = store(encodeLine(msg, recvUs, texts), 1);
+      if (segment === undefined) return false;
+      rest(msg, recvUs, segment, d.watermark() ?? 0);
       return true;
     },
     batch(b) {
-      if (!store(b.lines, b.count)) return false;
+      const segment = store(b.lines, b.count);
+      if (segment === undefined) return false;
       const watermark = d.watermark() ?? 0;
-      b.each((msg, recvUs) => observe(msg, recvUs, watermark));
+      b.each((msg, recvUs) => rest(msg, recvUs, segment, watermark));
       return true;
     },
   };

@@ -1,3 +1,4 @@
+import type { HealthMessage } from '../core/message.js';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -132,8 +133,8 @@ export class SparkSpeedLayer implements SpeedLayer {
   }
 
   /** The message is already in the write-ahead segment; Spark reads it from there once shipped. */
-  push(_lines: string, _segment: number, count: number): void {
-    this.pushed += count;
+  push(_msg: HealthMessage, _segment: number): void {
+    this.pushed++;
   }
 
   /** Nothing waits in memory: every tick reads the master dataset. */

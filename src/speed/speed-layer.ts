@@ -1,3 +1,4 @@
+import type { HealthMessage } from '../core/message.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Absorbed, type AbsorbedState, absorbedParams, absorbedSql } from '../core/absorbed.js';
 import type { Logger } from '../log.js';
@@ -16,15 +17,15 @@ import type { MasterStore } from '../storage/store.js';
  *   bucket < W from segments the batch read, and nothing else (late arrivals stay until the next run).
  *   The batch layer calls `absorb` inside its swap transaction, within `drained`, so a reader sees each
  *   row in exactly one layer.
- * - `push` is called once per accepted message (or once per ingest worker's batch of them) and is synchronous; what it keeps in memory is reported by
+ * - `push` is called once per accepted message and is synchronous; what it keeps in memory is reported by
  *   `pendingBytes`, and `accepts` tells the ingest path when that must stop growing.
  * - A failed tick changes nothing and is retried by the next one. Engines that read the master dataset do
  *   so through the store and scrub unreadable records into the quarantine (storage/quarantine.ts).
  */
 export interface SpeedLayer {
   readonly engine: string;
-  /** `count` accepted messages as their segment lines (see encodeLine) and the segment they went to. Synchronous. */
-  push(lines: string, segment: number, count: number): void;
+  /** One accepted message and the segment it went to. Synchronous, and cheap: it runs once per message. */
+  push(msg: HealthMessage, segment: number): void;
   /** Text pushed and not yet in the realtime views (it waits in memory while ticks fail). */
   readonly pendingBytes: number;
   /** False while ticks fail and more than `maxBytes` waits: the caller then refuses new messages. */

@@ -26,7 +26,7 @@ export interface SegmentLogOptions {
   maxAgeMs: number;
   /** Lowest id a new segment may take (ids at or below it were used before and may be shipped). */
   minNextId: number;
-  /** Appended text not yet durable that may wait in memory (counted in UTF-16 units, about bytes). @default 64 MiB */
+  /** Appended bytes not yet durable that may wait in memory. @default 64 MiB */
   maxUnflushedBytes?: number;
   /** Where bad lines found in local segments at start go (`<quarantineDir>/segments/...`). */
   quarantineDir: string;
@@ -40,9 +40,13 @@ export interface SealedSegment {
 
 interface OpenSegment {
   id: number;
-  /** Appended, not yet durable: single lines, or an ingest worker's batch of them. */
-  lines: string[];
-  /** Messages in `lines`. */
+  /**
+   * Appended, not yet durable: the lines' UTF-8, written here as they come (the strings can go at once; no
+   * join at the flush). `pending[0, used)` is what the next write takes.
+   */
+  pending: Buffer;
+  used: number;
+  /** Messages in `pending`. */
   messages: number;
   /** Everything appended to it (the seal threshold). */
   bytes: number;
@@ -63,6 +67,17 @@ export interface SegmentLogStatus {
 }
 
 const NAME = /^seg-(\d{12})\.(open|jsonl)$/;
+
+/** The append buffer of a segment starts this big, and one that grew keeps at most this much after a write. */
+const INITIAL_PENDING = 64 << 10;
+const MAX_KEPT_PENDING = 16 << 20;
+
+/** A bigger buffer holding the first `used` bytes of `buf`. */
+function grown(buf: Buffer, used: number, atLeast: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.max(atLeast, buf.length * 2));
+  buf.copy(next, 0, 0, used);
+  return next;
+}
 
 export class SegmentLog {
   private current!: OpenSegment;
@@ -110,7 +125,7 @@ export class SegmentLog {
   }
 
   private fresh(id: number): OpenSegment {
-    return { id, lines: [], messages: 0, bytes: 0, durable: 0, openedAt: Date.now() };
+    return { id, pending: Buffer.allocUnsafe(INITIAL_PENDING), used: 0, messages: 0, bytes: 0, durable: 0, openedAt: Date.now() };
   }
 
   private async recover(id: number): Promise<void> {
@@ -155,12 +170,15 @@ export class SegmentLog {
    * waiting for a disk that fails. Synchronous.
    */
   append(lines: string, count = 1): number | undefined {
+    // Checked against the most the text can take in UTF-8 (3 bytes a UTF-16 unit) before writing it.
     if (this.pendingBytes + lines.length > this.maxUnflushed) return undefined;
     const seg = this.current;
-    seg.lines.push(lines);
+    if (seg.pending.length - seg.used < lines.length * 3) seg.pending = grown(seg.pending, seg.used, seg.used + lines.length * 3);
+    const bytes = seg.pending.write(lines, seg.used, 'utf8');
+    seg.used += bytes;
     seg.messages += count;
-    seg.bytes += lines.length;
-    this.pendingBytes += lines.length;
+    seg.bytes += bytes;
+    this.pendingBytes += bytes;
     this.appendedMessages += count;
     if (seg.bytes >= this.opts.maxBytes) this.seal().catch(() => undefined); // logged and retried by the writer
     return seg.id;
@@ -249,13 +267,13 @@ export class SegmentLog {
   }
 
   private async write(seg: OpenSegment): Promise<void> {
-    if (seg.lines.length === 0) return;
-    const lines = seg.lines;
+    if (seg.used === 0) return;
+    // What was appended so far is written; what comes during the write goes to a fresh buffer.
+    const data = seg.pending.subarray(0, seg.used);
     const messages = seg.messages;
-    seg.lines = [];
+    seg.pending = Buffer.allocUnsafe(Math.max(INITIAL_PENDING, Math.min(seg.pending.length, MAX_KEPT_PENDING)));
+    seg.used = 0;
     seg.messages = 0;
-    const text = lines.join('');
-    const data = Buffer.from(text);
     try {
       seg.fh ??= await open(join(this.opts.dir, segmentName(seg.id, 'open')), 'w');
       await writeFully(seg.fh, data, seg.durable);
@@ -264,13 +282,15 @@ export class SegmentLog {
       // Cut the file back to its last good offset, so no torn line stays mid-file, and keep the lines in
       // memory for the next flush: accepted data is never dropped here.
       await seg.fh?.truncate(seg.durable).catch(() => undefined);
-      seg.lines = lines.concat(seg.lines);
+      const later = seg.pending.subarray(0, seg.used);
+      seg.pending = Buffer.concat([data, later], data.length + later.length + INITIAL_PENDING);
+      seg.used = data.length + later.length;
       seg.messages += messages;
       this.failed(err as Error);
       throw err;
     }
     seg.durable += data.length;
-    this.pendingBytes -= text.length;
+    this.pendingBytes -= data.length;
     this.flushedMessages += messages;
   }
 

@@ -4,7 +4,7 @@
  * acknowledged, and a replay that reaches another process than its original is still refused.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -234,4 +234,18 @@ test('signed datagrams over several workers: a replay reaching another process i
   const after = await pipeline(d);
   t.is(after.accepted, distinct);
   t.deepEqual(byReason(after), { replayed: sent - distinct, unknown_key: more });
+});
+
+test('a receive buffer the kernel caps: the daemon says which sysctl to set, at start and in pipeline', async (t) => {
+  const rmemMax = Number(await readFile('/proc/sys/net/core/rmem_max', 'utf8'));
+  const asked = 256 * 1024 * 1024;
+  t.true(rmemMax < asked, `net.core.rmem_max is ${rmemMax}: this test needs it below 256 MiB`);
+  const d = await start(['--batch-schedule', 'off', '--recv-buffer', '256MiB', '--ingest-workers', '1']);
+  const { pipeline } = await gql<{ pipeline: { recvBufferBytes: number; recvBufferAdvice: string | null } }>(d.url, '{ pipeline { recvBufferBytes recvBufferAdvice } }');
+  t.is(pipeline.recvBufferBytes, 2 * rmemMax, 'Linux reports twice the size it set, capped at rmem_max');
+  t.true(pipeline.recvBufferAdvice?.includes(`sysctl -w net.core.rmem_max=${asked}`), String(pipeline.recvBufferAdvice));
+  t.true(d.logs.some((l) => l.includes('"level":40') && l.includes(`sysctl -w net.core.rmem_max=${asked}`)));
+
+  const small = await start(['--batch-schedule', 'off', '--recv-buffer', '64KiB', '--ingest-workers', '1']);
+  t.is((await gql<{ pipeline: { recvBufferAdvice: string | null } }>(small.url, '{ pipeline { recvBufferAdvice } }')).pipeline.recvBufferAdvice, null);
 });

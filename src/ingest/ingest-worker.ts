@@ -17,15 +17,36 @@ const BATCH_CAPACITY = 4096;
 /** Line text sent and not yet taken by the daemon beyond which new messages are refused. */
 const MAX_IN_FLIGHT = 64 << 20;
 
+/** What was accepted since the last send. One instance, reused: its typed arrays are copied out at each send. */
 class Batch {
   lines: string[] = [];
   names: string[] = [];
   private readonly nameIndex = new Map<string, number>();
-  service = new Uint32Array(BATCH_CAPACITY);
-  values = new Float64Array(BATCH_CAPACITY * VALUES_PER_MESSAGE);
+  readonly service = new Uint32Array(BATCH_CAPACITY);
+  readonly values = new Float64Array(BATCH_CAPACITY * VALUES_PER_MESSAGE);
   signed: WorkerBatch['signed'] = { index: [], keyId: [], nonce: [], millis: [] };
   n = 0;
   chars = 0;
+
+  /** The batch to send, and this one emptied. */
+  take(counts: WorkerBatch['counts']): WorkerBatch {
+    const m: WorkerBatch = {
+      t: 'batch',
+      lines: this.lines.join(''),
+      names: this.names,
+      service: this.service.slice(0, this.n),
+      values: this.values.slice(0, this.n * VALUES_PER_MESSAGE),
+      signed: this.signed,
+      counts,
+    };
+    this.lines = [];
+    this.names = [];
+    this.nameIndex.clear();
+    this.signed = { index: [], keyId: [], nonce: [], millis: [] };
+    this.n = 0;
+    this.chars = 0;
+    return m;
+  }
 
   add(msg: HealthMessage, recvUs: number, line: string): void {
     let idx = this.nameIndex.get(msg.service);
@@ -58,7 +79,7 @@ function run(init: WorkerInit, socket: Socket): void {
   const keys = () => (init.auth.keysFile ? loadAuthKeys(init.auth.keysFile) : null);
   const auth = new DatagramAuth(keys(), { mode: init.auth.mode, windowUs: init.auth.windowUs, maxNonces: init.auth.maxNonces });
   const counters = new IngestCounters();
-  let batch = new Batch();
+  const batch = new Batch();
   let inFlight = 0;
 
   const send = (m: FromWorker, done?: () => void) => {
@@ -69,20 +90,9 @@ function run(init: WorkerInit, socket: Socket): void {
     });
   };
   const flush = (done?: () => void) => {
-    const b = batch;
-    batch = new Batch();
-    const chars = b.chars;
+    const chars = batch.chars;
     inFlight += chars;
-    const m: WorkerBatch = {
-      t: 'batch',
-      lines: b.lines.join(''),
-      names: b.names,
-      service: b.service.slice(0, b.n),
-      values: b.values.slice(0, b.n * VALUES_PER_MESSAGE),
-      signed: b.signed,
-      counts: counters.takeDelta(),
-    };
-    send(m, () => {
+    send(batch.take(counters.takeDelta()), () => {
       inFlight -= chars;
       done?.();
     });

@@ -198,20 +198,19 @@ export function buildApp(config: Config, log: Logger): App {
   function takeBatch(b: WorkerBatch, worker: number, sinks: Sinks): void {
     const { signed, counts } = b;
     let batch = b;
-    if (signed.index.length > 0) {
-      const nowUs = Date.now() * 1000;
-      const drop = new Set<number>();
-      const lines = b.lines.split('\n');
-      for (let k = 0; k < signed.index.length; k++) {
-        const refused = access.auth.recheck(signed.keyId[k], signed.nonce[k], signed.millis[k], nowUs);
-        if (!refused || refused.ok) continue;
-        drop.add(signed.index[k]);
-        counts.accepted--;
-        counts.acceptedSigned--;
-        counters.reject(refused.reason, refused.detail, Buffer.from(lines[signed.index[k]]), `ingest worker ${worker}`, nowUs);
-      }
-      if (drop.size > 0) batch = withoutMessages(b, drop);
+    const drop = new Set<number>();
+    const nowUs = Date.now() * 1000;
+    let lines: string[] | undefined;
+    for (let k = 0; k < signed.index.length; k++) {
+      const refused = access.auth.recheck(signed.keyId[k], signed.nonce[k], signed.millis[k], nowUs);
+      if (!refused) continue;
+      drop.add(signed.index[k]);
+      counts.accepted--;
+      counts.acceptedSigned--;
+      lines ??= b.lines.split('\n');
+      counters.reject(refused.reason, refused.detail, Buffer.from(lines[signed.index[k]]), `ingest worker ${worker}`, nowUs);
     }
+    if (drop.size > 0) batch = withoutMessages(b, drop);
     const count = batch.service.length;
     const stored = count === 0 || sinks.batch({ lines: batch.lines, count, each: (fn) => forEachMessage(batch, fn) });
     counters.merge(counts, Date.now(), stored);

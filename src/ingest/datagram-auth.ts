@@ -151,7 +151,8 @@ const HEADER_SHAPE = 'HMS1 <keyId> <unixMillis> <nonce> <hmacHex>';
 /** Digits of Number.MAX_SAFE_INTEGER. */
 const MAX_MILLIS_DIGITS = 16;
 
-const refusal = (reason: AuthRejectReason | 'malformed_json', detail: string): Verified => ({ ok: false, reason, detail });
+type Refused = Extract<Verified, { ok: false }>;
+const refusal = (reason: Refused['reason'], detail: string): Refused => ({ ok: false, reason, detail });
 const malformed = (what: string) => refusal('bad_signature', `malformed HMS1 header: ${what}`);
 
 // Refusals whose detail never varies are built once (and frozen, as they are shared): a flood of them allocates nothing.
@@ -287,12 +288,12 @@ export class DatagramAuth {
    * The daemon's own check of a nonce an ingest worker passed: each worker remembers only what it saw, and
    * a replay may reach another one. Null when fresh, else the refusal.
    */
-  recheck(keyId: string, nonce: string, millis: number, nowUs: number): Verified | null {
+  recheck(keyId: string, nonce: string, millis: number, nowUs: number): Refused | null {
     const seen = this.replay.record(`${keyId} ${nonce}`, millis, nowUs);
     return seen === 'fresh' ? null : this.replayRefusal(seen, keyId, nonce);
   }
 
-  private replayRefusal(seen: Exclude<Recorded, 'fresh'>, id: string, nonce: string): Verified {
+  private replayRefusal(seen: Exclude<Recorded, 'fresh'>, id: string, nonce: string): Refused {
     if (seen === 'replayed') return refusal('replayed', `nonce ${nonce} of key ${JSON.stringify(id)} was already seen within the window`);
     const before = iso(this.replay.horizonMs);
     if (seen === 'full') {

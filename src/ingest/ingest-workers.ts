@@ -75,6 +75,8 @@ const here = fileURLToPath(import.meta.url);
 /** The worker's entry: the compiled .js beside this file, or the .ts under tsx. */
 const WORKER_ENTRY = here.replace(/ingest-workers\.(ts|js)$/, 'ingest-worker.$1');
 
+/** The daemon's Node options (a loader such as tsx, heap flags), but not its debugger port, which is taken. */
+const WORKER_EXEC_ARGV = process.execArgv.filter((a) => !a.startsWith('--inspect'));
 const STOP_WAIT_MS = 10_000;
 const MAX_RESTART_DELAY_MS = 10_000;
 
@@ -129,7 +131,7 @@ export class IngestWorkers {
   }
 
   private spawn(index: number): Promise<void> {
-    const proc = fork(WORKER_ENTRY, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const proc = fork(WORKER_ENTRY, [], { execArgv: WORKER_EXEC_ARGV, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let stopped!: () => void;
     const child: Child = { proc, index, startedAt: Date.now(), done: new Promise((r) => (stopped = r)) };
     this.children.set(index, child);

@@ -108,7 +108,8 @@ function run(init: WorkerInit, socket: Socket): void {
       s.millis.push(auth.lastMillis);
     }
     batch.add(msg, recvUs, encodeLine(msg, recvUs, texts));
-    if (batch.full) flush();
+    // Sent once this datagram is counted (after the sink returns), so a batch's counts are its own lines'.
+    if (batch.full) queueMicrotask(flush);
     return true;
   };
 

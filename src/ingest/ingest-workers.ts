@@ -112,7 +112,7 @@ export class IngestWorkers {
 
   /** Starts every worker; rejects, naming the worker, if one exits before it is reading. */
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.opts.count }, (_, i) => this.spawn(i + 1)));
+    await Promise.all(Array.from({ length: this.opts.count }, (_, i) => this.spawn(i + 1, true)));
     this.log.info({ workers: this.opts.count, pids: [...this.children.values()].map((c) => c.proc.pid) }, 'ingest workers reading the UDP port');
   }
 
@@ -130,7 +130,11 @@ export class IngestWorkers {
     return n;
   }
 
-  private spawn(index: number): Promise<void> {
+  /**
+   * Starts the worker in place `index`. At the daemon's start a worker that exits before it reads fails the
+   * start; later, one that dies at any point is started again (after a keys file went bad, say, until it is fixed).
+   */
+  private spawn(index: number, initial: boolean): Promise<void> {
     const proc = fork(WORKER_ENTRY, [], { execArgv: WORKER_EXEC_ARGV, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let stopped!: () => void;
     const child: Child = { proc, index, startedAt: Date.now(), done: new Promise((r) => (stopped = r)) };
@@ -141,8 +145,7 @@ export class IngestWorkers {
         if (m.t === 'batch') {
           this.received.set(index, (this.received.get(index) ?? 0) + m.counts.received);
           this.opts.onBatch(m, index);
-        }
-        else if (m.t === 'ready') {
+        } else if (m.t === 'ready') {
           ready = true;
           resolve();
         } else if (m.t === 'stopped') stopped();
@@ -151,12 +154,8 @@ export class IngestWorkers {
       proc.on('exit', (code, signal) => {
         stopped();
         if (this.children.get(index) === child) this.children.delete(index);
-        if (!ready) {
-          reject(new Error(`ingest worker ${index} (${WORKER_ENTRY}) exited with ${signal ?? `code ${code}`} before it was reading; see its error above`));
-          return;
-        }
-        if (this.stopping) return;
-        this.restart(child, code, signal);
+        if (!ready) reject(new Error(`ingest worker ${index} (${WORKER_ENTRY}) exited with ${signal ?? `code ${code}`} before it was reading; see its error above`));
+        if ((ready || !initial) && !this.stopping) this.restart(child, code, signal);
       });
       const init: WorkerInit = { t: 'init', index, ...this.opts.init };
       proc.send(init, this.opts.socket);
@@ -176,7 +175,7 @@ export class IngestWorkers {
     setTimeout(() => {
       if (this.stopping) return;
       this.restarts++;
-      this.spawn(child.index).catch((err: Error) => this.log.error({ err }, 'an ingest worker could not be started again'));
+      this.spawn(child.index, false).catch(() => undefined); // a failure is logged and retried from 'exit'
     }, delayMs).unref();
   }
 

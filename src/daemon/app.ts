@@ -210,7 +210,7 @@ export function buildApp(config: Config, log: Logger): App {
       lines ??= b.lines.split('\n');
       counters.reject(refused.reason, refused.detail, Buffer.from(lines[signed.index[k]]), `ingest worker ${worker}`, nowUs);
     }
-    if (drop.size > 0) batch = withoutMessages(b, drop);
+    if (lines) batch = withoutMessages(b, drop, lines);
     const count = batch.service.length;
     const stored = count === 0 || sinks.batch({ lines: batch.lines, count, each: (fn) => forEachMessage(batch, fn) });
     counters.merge(counts, Date.now(), stored);

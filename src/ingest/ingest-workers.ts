@@ -57,9 +57,8 @@ export function forEachMessage(b: WorkerBatch, fn: (msg: HealthMessage, recvUs: 
   }
 }
 
-/** A batch without the messages at `drop` (indices, ascending): a replay the daemon caught. */
-export function withoutMessages(b: WorkerBatch, drop: ReadonlySet<number>): WorkerBatch {
-  const lines = b.lines.split('\n');
+/** A batch without the messages at `drop` (a replay the daemon caught); `lines` is `b.lines` split at newlines. */
+export function withoutMessages(b: WorkerBatch, drop: ReadonlySet<number>, lines: readonly string[]): WorkerBatch {
   const keep = [...b.service.keys()].filter((i) => !drop.has(i));
   const values = new Float64Array(keep.length * VALUES_PER_MESSAGE);
   for (let k = 0; k < keep.length; k++) values.set(b.values.subarray(keep[k] * VALUES_PER_MESSAGE, (keep[k] + 1) * VALUES_PER_MESSAGE), k * VALUES_PER_MESSAGE);

@@ -3,7 +3,7 @@ import type { HealthMessage } from '../core/message.js';
 import { type AbsorbedState, absorbedParams, absorbedSql, notAbsorbedFiles } from '../core/absorbed.js';
 import { scrubMasterFiles, withScrub } from '../storage/quarantine.js';
 import { Mutex, transaction } from '../serving/database.js';
-import { minuteAggregate, quantize, readSegments, RESOURCES, SEGMENT_OF_FILENAME } from '../serving/view-sql.js';
+import { minuteAggregate, quantize, readSegments, RESOURCES, rollup, SEGMENT_OF_FILENAME } from '../serving/view-sql.js';
 import { absorbRows, type SpeedDeps, type SpeedLayer } from './speed-layer.js';
 
 /**
@@ -27,7 +27,9 @@ const MERGE_ON_CONFLICT = [
 /** Segment lines from files whose names carry the segment id, with that id as a column. */
 const SEGMENT_ROWS = `(SELECT *, ${SEGMENT_OF_FILENAME} AS seg FROM ${readSegments()})`;
 
-const MERGE_INCOMING = `INSERT INTO rt_minute SELECT * FROM rt_incoming ON CONFLICT (service, bucket, seg) DO UPDATE SET ${MERGE_ON_CONFLICT}`;
+// Rows of a failed tick are appended again with the next one's, so one key may come twice: merged first.
+const MERGE_INCOMING = `INSERT INTO rt_minute ${rollup('rt_incoming', 'service, bucket, seg')}
+ON CONFLICT (service, bucket, seg) DO UPDATE SET ${MERGE_ON_CONFLICT}`;
 
 const MINUTE_US = 60_000_000;
 /** What a pending row is taken to cost in memory, for `pendingBytes`. */
@@ -133,40 +135,17 @@ class Pending {
     return row;
   }
 
-  /** Rows of `later` folded into these (a failed tick's rows come back this way). */
-  absorb(later: Pending): void {
-    for (const [service, rows] of later.byService) {
-      for (const r of rows) {
-        const list = this.byService.get(service) ?? [];
-        this.byService.set(service, list);
-        const same = list.find((x) => x.bucket === r.bucket && x.seg === r.seg);
-        if (same) mergeRow(same, r);
-        else {
-          list.push(r);
-          this.rows++;
-        }
-      }
-    }
-    this.messages += later.messages;
+  *all(): Generator<MinuteRow> {
+    for (const rows of this.byService.values()) yield* rows;
   }
-}
-
-function mergeRow(into: MinuteRow, r: MinuteRow): void {
-  into.n += r.n;
-  into.cpuSum += r.cpuSum;
-  into.ramSum += r.ramSum;
-  into.diskSum += r.diskSum;
-  into.cpuMin = Math.min(into.cpuMin, r.cpuMin);
-  into.ramMin = Math.min(into.ramMin, r.ramMin);
-  into.diskMin = Math.min(into.diskMin, r.diskMin);
-  if (r.cpuMax > into.cpuMax || (r.cpuMax === into.cpuMax && r.cpuPeak < into.cpuPeak)) [into.cpuMax, into.cpuPeak] = [r.cpuMax, r.cpuPeak];
-  if (r.ramMax > into.ramMax || (r.ramMax === into.ramMax && r.ramPeak < into.ramPeak)) [into.ramMax, into.ramPeak] = [r.ramMax, r.ramPeak];
-  if (r.diskMax > into.diskMax || (r.diskMax === into.diskMax && r.diskPeak < into.diskPeak)) [into.diskMax, into.diskPeak] = [r.diskMax, r.diskPeak];
 }
 
 export class DuckDBSpeedLayer implements SpeedLayer {
   readonly engine = 'duckdb';
   private pending = new Pending();
+  /** Rows of failed ticks, and their messages: appended again with the next tick's. */
+  private unmerged: MinuteRow[] = [];
+  private unmergedMessages = 0;
   /** The last merge failed (a full disk, the database refusing writes). */
   private failing = false;
   private readonly lock = new Mutex();
@@ -187,7 +166,7 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   }
 
   get pendingBytes(): number {
-    return this.pending.rows * ROW_BYTES;
+    return (this.pending.rows + this.unmerged.length) * ROW_BYTES;
   }
 
   /** Between working ticks what waits is a few rows per service; only a failing tick makes it grow. */
@@ -208,18 +187,17 @@ export class DuckDBSpeedLayer implements SpeedLayer {
 
   /** Appends the pending rows to a temporary table and merges them into `rt_minute` in one statement. */
   private async merge(): Promise<number> {
-    const batch = this.pending;
-    if (batch.rows === 0) return 0;
+    const rows = [...this.unmerged, ...this.pending.all()];
+    if (rows.length === 0) return 0;
+    const messages = this.unmergedMessages + this.pending.messages;
     this.pending = new Pending();
     try {
       const appender = await this.conn.createAppender('rt_incoming');
-      for (const rows of batch.byService.values()) {
-        for (const row of rows) {
-          const [service, ...numbers] = row.columns();
-          appender.appendVarchar(service);
-          for (const v of numbers) appender.appendBigInt(BigInt(v));
-          appender.endRow();
-        }
+      for (const row of rows) {
+        const [service, ...numbers] = row.columns();
+        appender.appendVarchar(service);
+        for (const v of numbers) appender.appendBigInt(BigInt(v));
+        appender.endRow();
       }
       appender.closeSync();
       await transaction(this.conn, async () => {
@@ -227,15 +205,17 @@ export class DuckDBSpeedLayer implements SpeedLayer {
         await this.conn.run('DELETE FROM rt_incoming');
       });
       this.failing = false;
+      this.unmerged = [];
+      this.unmergedMessages = 0;
     } catch (err) {
       this.failing = true;
       await this.conn.run('DELETE FROM rt_incoming').catch(() => undefined);
-      // Put the rows back so the next tick retries them: the realtime views never silently miss data.
-      batch.absorb(this.pending);
-      this.pending = batch;
+      // Kept for the next tick: the realtime views never silently miss data.
+      this.unmerged = rows;
+      this.unmergedMessages = messages;
       throw err;
     }
-    return batch.messages;
+    return messages;
   }
 
   /**

@@ -170,7 +170,7 @@ export class SegmentLog {
    * waiting for a disk that fails. Synchronous.
    */
   append(lines: string, count = 1): number | undefined {
-    // Checked against the most the text can take in UTF-8 (3 bytes a UTF-16 unit) before writing it.
+    // The limit is checked on UTF-16 units (at most the UTF-8 bytes); room is made for the most UTF-8 can take (3 a unit).
     if (this.pendingBytes + lines.length > this.maxUnflushed) return undefined;
     const seg = this.current;
     if (seg.pending.length - seg.used < lines.length * 3) seg.pending = grown(seg.pending, seg.used, seg.used + lines.length * 3);

@@ -55,3 +55,26 @@ test('property: the minute rows folded in memory equal minuteAggregate over the 
     { numRuns: 25 },
   );
 });
+
+test('a tick that fails keeps its rows; the next tick merges them with its own, keys that come twice included', async (t) => {
+  const p = await buildPipeline();
+  try {
+    p.clock.now = T0 + 10 * MICROS_PER_MINUTE;
+    const msg = (i: number): HealthMessage => ({ service: `s${i % 3}`, ts: T0 + i * 7_000_000, cpu: i % 101, ramTotal: 16, ramFree: i % 16, diskTotal: 100, diskFree: 50 });
+    const conn = (p.speed as unknown as { conn: { run: (sql: string, ...rest: unknown[]) => Promise<unknown> } }).conn;
+    const run = conn.run.bind(conn);
+    let failures = 1;
+    conn.run = (sql, ...rest) => (sql.startsWith('INSERT INTO rt_minute') && failures-- > 0 ? Promise.reject(new Error('disk full (injected)')) : run(sql, ...rest));
+    p.ingest(Array.from({ length: 40 }, (_, i) => msg(i)));
+    await t.throwsAsync(p.speed.tick(), { message: 'disk full (injected)' });
+    t.true(p.speed.pendingBytes > 0);
+    p.ingest(Array.from({ length: 40 }, (_, i) => msg(i + 20))); // the same minutes and services again
+    t.is(await p.speed.tick(), 80);
+    t.is(p.speed.pendingBytes, 0);
+    const live = await p.dump('rt_minute');
+    t.is(await p.speed.rebuild(), 80);
+    t.deepEqual(await p.dump('rt_minute'), live);
+  } finally {
+    await p.close();
+  }
+});

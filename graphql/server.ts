@@ -46,6 +46,8 @@ export interface HttpServerOptions {
   /** Per-request and per-connection limits; each one left out is its DEFAULT_API_LIMITS value. */
   limits?: Partial<ApiLimits>;
 }
+  /** Serves GET /metrics (Host check and API token as for GraphQL); absent: /metrics is not served. */
+  metrics?: { readonly contentType: string; render(): Promise<string> };
 
 export interface HttpServer {
   start(): Promise<{ port: number }>;
@@ -53,6 +55,8 @@ export interface HttpServer {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql (https:// with tls). */
   url(): string;
 }
+  /** GraphQL subscriptions open now, WebSocket and SSE together. */
+  subscriptions(): number;
 
 const PATH = '/graphql';
 const DENY_ALL: ApiTokens = { roleOf: () => undefined, size: 0 };
@@ -86,6 +90,33 @@ function sendJson(res: ServerResponse, status: number, body: object, headers: Re
 const refuse = (res: ServerResponse, r: Refusal): void => sendJson(res, r.status, refusalBody(r), r.headers);
 
 const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 503: 'Service Unavailable' };
+/** `GET /`: what this server serves, so that a browser pointed at the port finds its way. */
+function sendIndex(res: ServerResponse, metrics: boolean): void {
+  const links: [string, string][] = [
+    [PATH, 'GraphQL (GraphiQL in a browser; an API token when the daemon has --api-tokens)'],
+    ['/metrics', 'Prometheus metrics (the same token)'],
+    ['/health', 'liveness'],
+    ['/ready', 'readiness'],
+  ];
+  const items = links
+    .filter(([href]) => metrics || href !== '/metrics')
+    .map(([href, what]) => `<li><a href="${href}">${href}</a>: ${what}</li>`).join('\n');
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(`<!doctype html>\n<html><head><meta charset="utf-8"><title>hms</title></head>\n<body><h1>hms: health monitor daemon</h1>\n<ul>\n${items}\n</ul></body></html>\n`);
+}
+
+async function sendMetrics(res: ServerResponse, metrics: NonNullable<HttpServerOptions['metrics']>, log: Log | undefined): Promise<void> {
+  let body: string;
+  try {
+    body = await metrics.render();
+  } catch (err) {
+    log?.error({ err }, 'metrics: reading the pipeline or the services failed');
+    return refuse(res, { status: 500, code: 'METRICS_UNAVAILABLE', message: 'The metrics could not be read now (the daemon log says why).' });
+  }
+  res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
 
 function refuseUpgrade(socket: Duplex, status: number, message = ''): void {
   const body = message ? JSON.stringify(refusalBody({ code: STATUS_TEXT[status].toUpperCase().replace(/ /g, '_'), message })) : '';
@@ -219,6 +250,17 @@ export function createHttpServer(api: HmsApi, opts: HttpServerOptions): HttpServ
     if (misdirected) return stop(misdirected);
     if (path !== PATH) return refuse(res, { status: 404, code: 'NOT_FOUND', message: `Not found: GraphQL is served at ${PATH}.` });
     // The GraphiQL page (yoga's own test: GET accepting text/html). Its query string is dropped, so that this
+    const metrics = path === '/metrics' ? opts.metrics : undefined;
+    if (path === '/' || metrics) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return refuse(res, { status: 405, code: 'METHOD_NOT_ALLOWED', message: `${path} takes GET.`, headers: { allow: 'GET, HEAD' } });
+      }
+      if (!metrics) return sendIndex(res, Boolean(opts.metrics));
+      // Prometheus sends the token as `authorization: {credentials: ...}` in its scrape config; any role reads.
+      const auth = authenticate(tokens(), req.headers.authorization);
+      if ('status' in auth) return stop(auth);
+      return void sendMetrics(res, metrics, log);
+    }
     // unauthenticated path could run no operation even if yoga chose not to render the page.
     if (req.method === 'GET' && req.headers.accept?.includes('text/html')) {
       req.url = PATH;
@@ -322,5 +364,5 @@ export function createHttpServer(api: HmsApi, opts: HttpServerOptions): HttpServ
     return `${scheme}://${host}:${port}${PATH}`;
   };
 
-  return { start, stop, url };
+  return { start, stop, url, subscriptions: () => budget.size };
 }

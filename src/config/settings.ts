@@ -230,6 +230,11 @@ export const DAEMON_SETTINGS = defineSettings('HMS_', {
   ingestWorkers: {
     kind: 'int',
     default: '0',
+  metricsMaxServices: {
+    kind: 'int',
+    default: '1000',
+    doc: 'Services whose health GET /metrics exports (the first by name); the rest are left out and counted in hms_services_omitted',
+  },
     doc: `Processes reading the UDP port: the daemon and N-1 ingest worker processes; 0: one per core, at most ${MAX_AUTO_INGEST_WORKERS}`,
   },
   flushInterval: { kind: 'duration', default: '200ms', doc: 'Write-ahead flush and fsync interval: the most a SIGKILL can lose' },

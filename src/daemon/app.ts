@@ -5,6 +5,7 @@ import { HealthService } from '../health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
 import { openAccess } from './access.js';
 import { chooseBackends } from './backends.js';
+import { createMetrics } from './metrics.js';
 import { IngestCounters } from '../ingest/counters.js';
 import { forEachMessage, IngestWorkers, type WorkerBatch, withoutMessages } from '../ingest/ingest-workers.js';
 import { UdpServer } from '../ingest/udp-server.js';
@@ -106,7 +107,8 @@ export function buildApp(config: Config, log: Logger): App {
     },
   };
 
-  const http = createHttpServer(api, { host: hosts.http, port: config.httpPort, log: log.child({ module: 'http' }), ...access.http });
+  const metrics = createMetrics({ pipeline, services: api.services, subscriptions: () => http.subscriptions() }, { maxServices: config.metricsMaxServices });
+  const http = createHttpServer(api, { host: hosts.http, port: config.httpPort, log: log.child({ module: 'http' }), metrics, ...access.http });
 
   async function start() {
     access.warnAtStart();
@@ -172,19 +174,21 @@ export function buildApp(config: Config, log: Logger): App {
       await workers.start();
     }
 
-    scheduler.add('ship', config.shipSchedule, async () => {
+    // Every run of a scheduled job is timed for /metrics (hms_job_duration_seconds{task}).
+    const job = (name: string, schedule: string, fn: () => Promise<unknown>) => scheduler.add(name, schedule, metrics.timed(name, fn));
+    job('ship', config.shipSchedule, async () => {
       const r = await shipper.ship();
       if (r.error) throw r.error;
     });
-    scheduler.add('batch', config.batchSchedule, async () => {
+    job('batch', config.batchSchedule, async () => {
       const run = await batch.run();
       if (run.status === 'FAILED') throw new Error(run.error ?? 'batch run failed');
     });
-    scheduler.add('speed', config.speedSchedule, async () => {
+    job('speed', config.speedSchedule, async () => {
       await speed.tick();
       await live.save(health.takeLatest());
     });
-    scheduler.add('health', config.healthSchedule, () => health.tick());
+    job('health', config.healthSchedule, () => health.tick());
     const { port: httpPort } = await http.start();
     ready = true;
     log.info({ udpPort, httpPort, dataDir, storage: store.kind }, 'daemon ready');

@@ -5,7 +5,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
@@ -124,8 +125,27 @@ test('optional: signed and unsigned both accepted and counted apart; a bad signa
   t.deepEqual(byReason(p), { bad_signature: 1 });
 });
 
-/** The README's sender snippets, as written there, each sending one message. */
-async function readmeSnippets(): Promise<Record<'bash' | 'python' | 'js', string>> {
+/** The README's sender snippets ("Signing from a sender"), by the language of their code block, and how each runs. */
+const SENDERS: { lang: string; send: (code: string, env: NodeJS.ProcessEnv) => Promise<unknown> }[] = [
+  { lang: 'bash', send: (code, env) => run('bash', ['-c', code], { env }) },
+  { lang: 'python', send: (code, env) => run('python3', ['-c', code], { env }) },
+  { lang: 'js', send: (code, env) => run(process.execPath, ['--input-type=module', '-e', code], { env }) },
+  {
+    lang: 'go',
+    // As a user would: `go run` of the file, with the build cache and GOPATH in a temp dir of its own.
+    async send(code, env) {
+      const dir = await mkdtemp(join(tmpdir(), 'hms-go-sender-'));
+      try {
+        await writeFile(join(dir, 'sender.go'), code);
+        return await run('go', ['run', 'sender.go'], { cwd: dir, env: { ...env, GOCACHE: join(dir, 'cache'), GOPATH: join(dir, 'gopath') }, timeout: 5 * 60_000 });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+];
+
+async function readmeSnippets(): Promise<Record<string, string>> {
   const readme = await readFile(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('### Signing from a sender'));
   const block = (lang: string) => {
@@ -133,25 +153,29 @@ async function readmeSnippets(): Promise<Record<'bash' | 'python' | 'js', string
     if (!m) throw new Error(`README: no ${lang} block under "Signing from a sender"`);
     return m[1];
   };
-  return { bash: block('bash'), python: block('python'), js: block('js') };
+  return Object.fromEntries(SENDERS.map(({ lang }) => [lang, block(lang)]));
 }
 
-test("the README's bash, Python and Node senders are accepted by a daemon with --auth-mode required", async (t) => {
+test("the README's bash, Python, Node and Go senders are accepted by a daemon with --auth-mode required", async (t) => {
   const { d } = await keysDaemon('required');
   const snippets = await readmeSnippets();
   const env = { ...process.env, HMS_KEY_ID: K1.id, HMS_KEY_SECRET: K1.secret.toString('hex'), HMS_HOST: '127.0.0.1', HMS_PORT: String(d.udpPort) };
-  await run('bash', ['-c', snippets.bash], { env });
-  await run('python3', ['-c', snippets.python], { env });
-  await run(process.execPath, ['--input-type=module', '-e', snippets.js], { env });
-  const p = await counted(d, 3);
+  for (const { lang, send } of SENDERS) {
+    await send(snippets[lang], env).catch((err: NodeJS.ErrnoException & { stderr?: string }) => {
+      // A missing interpreter or toolchain fails the test too (.ci/run installs each), saying which.
+      throw new Error(`README ${lang} sender: ${err.code === 'ENOENT' ? `${err.path} is not on PATH` : err.stderr || err.message}`);
+    });
+  }
+  const p = await counted(d, SENDERS.length);
   t.deepEqual(byReason(p), {}, JSON.stringify(p.rejectedSample));
-  t.like(p, { accepted: 3, acceptedSigned: 3 });
+  t.like(p, { accepted: SENDERS.length, acceptedSigned: SENDERS.length });
   t.deepEqual(
     await waitFor('visible', async () => {
       const s = await services(d);
-      return Object.keys(s).length === 3 && s;
+      return Object.keys(s).length === SENDERS.length && s;
     }),
-    { 'orders-1': 1, 'orders-2': 1, 'orders-3': 1 },
+    Object.fromEntries(SENDERS.map((_, i) => [`orders-${i + 1}`, 1])),
+    'one message from each snippet, orders-1 to orders-N in the order above',
   );
 });
 

@@ -45,18 +45,18 @@ export interface HttpServerOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Per-request and per-connection limits; each one left out is its DEFAULT_API_LIMITS value. */
   limits?: Partial<ApiLimits>;
-}
   /** Serves GET /metrics (Host check and API token as for GraphQL); absent: /metrics is not served. */
   metrics?: { readonly contentType: string; render(): Promise<string> };
+}
 
 export interface HttpServer {
   start(): Promise<{ port: number }>;
   stop(): Promise<void>;
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql (https:// with tls). */
   url(): string;
-}
   /** GraphQL subscriptions open now, WebSocket and SSE together. */
   subscriptions(): number;
+}
 
 const PATH = '/graphql';
 const DENY_ALL: ApiTokens = { roleOf: () => undefined, size: 0 };
@@ -89,7 +89,6 @@ function sendJson(res: ServerResponse, status: number, body: object, headers: Re
 
 const refuse = (res: ServerResponse, r: Refusal): void => sendJson(res, r.status, refusalBody(r), r.headers);
 
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 503: 'Service Unavailable' };
 /** `GET /`: what this server serves, so that a browser pointed at the port finds its way. */
 function sendIndex(res: ServerResponse, metrics: boolean): void {
   const links: [string, string][] = [
@@ -117,6 +116,7 @@ async function sendMetrics(res: ServerResponse, metrics: NonNullable<HttpServerO
   res.end(body);
 }
 
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 421: 'Misdirected Request', 503: 'Service Unavailable' };
 
 function refuseUpgrade(socket: Duplex, status: number, message = ''): void {
   const body = message ? JSON.stringify(refusalBody({ code: STATUS_TEXT[status].toUpperCase().replace(/ /g, '_'), message })) : '';
@@ -248,8 +248,6 @@ export function createHttpServer(api: HmsApi, opts: HttpServerOptions): HttpServ
     };
     const misdirected = foreignHost(req, allowedHosts);
     if (misdirected) return stop(misdirected);
-    if (path !== PATH) return refuse(res, { status: 404, code: 'NOT_FOUND', message: `Not found: GraphQL is served at ${PATH}.` });
-    // The GraphiQL page (yoga's own test: GET accepting text/html). Its query string is dropped, so that this
     const metrics = path === '/metrics' ? opts.metrics : undefined;
     if (path === '/' || metrics) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -261,6 +259,8 @@ export function createHttpServer(api: HmsApi, opts: HttpServerOptions): HttpServ
       if ('status' in auth) return stop(auth);
       return void sendMetrics(res, metrics, log);
     }
+    if (path !== PATH) return refuse(res, { status: 404, code: 'NOT_FOUND', message: `Not found: GraphQL is served at ${PATH}.` });
+    // The GraphiQL page (yoga's own test: GET accepting text/html). Its query string is dropped, so that this
     // unauthenticated path could run no operation even if yoga chose not to render the page.
     if (req.method === 'GET' && req.headers.accept?.includes('text/html')) {
       req.url = PATH;

@@ -3,10 +3,9 @@
  * all services; each tick sends whatever has fallen due, so load-test rates need no promise or timer per message.
  */
 import dgram from 'node:dgram';
-import { statfsSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { hostReader } from '../src/agent/host.js';
 import { profileOf, type Reading, type ServiceProfile, sampleProfile } from './behaviours.js';
 
 export interface MockOptions {
@@ -66,37 +65,6 @@ function validate(opts: MockOptions): void {
   if (opts.duration !== undefined && !(opts.duration >= 0)) throw bad('duration', `must be >= 0 seconds, got ${opts.duration}`);
   const { port } = opts.target;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad('target port', `must be 1-65535, got ${port}`);
-}
-
-/** This host's CPU, RAM and disk, for `--real`. CPU is a delta between reads: a single read only gives the average since boot. */
-function hostReader(): () => Omit<Reading, 'serviceName'> {
-  const GB = 1024 ** 3;
-  let prev = cpuTimes();
-  return () => {
-    const now = cpuTimes();
-    const total = now.total - prev.total;
-    const cpu = total > 0 ? (1 - (now.idle - prev.idle) / total) * 100 : 0;
-    prev = now;
-    const fs = statfsSync('/');
-    const ramTotal = os.totalmem() / GB;
-    const diskTotal = (fs.blocks * fs.bsize) / GB;
-    const r3 = (x: number) => Math.round(x * 1000) / 1000;
-    return {
-      CPU: Math.round(Math.min(100, Math.max(0, cpu)) * 100) / 100,
-      RAM: { Total: r3(ramTotal), Free: r3(Math.min(os.freemem() / GB, ramTotal)) },
-      Disk: { Total: r3(diskTotal), Free: r3(Math.min((fs.bavail * fs.bsize) / GB, diskTotal)) },
-    };
-  };
-}
-
-function cpuTimes(): { idle: number; total: number } {
-  let idle = 0;
-  let total = 0;
-  for (const { times } of os.cpus()) {
-    idle += times.idle;
-    total += times.user + times.nice + times.sys + times.idle + times.irq;
-  }
-  return { idle, total };
 }
 
 interface ServiceState {

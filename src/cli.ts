@@ -2,7 +2,21 @@
 import { readFileSync } from 'node:fs';
 import { buildApp } from './daemon/app.js';
 import { parseFlags } from './cli-flags.js';
-import { ConfigError, DAEMON_SETTINGS, DEMO_SETTINGS, didYouMean, loadConfig, MOCK_SETTINGS, readSettingFile, settingsTable, TUI_SETTINGS } from './config/settings.js';
+import {
+  AGENT_INTERVAL_US,
+  AGENT_SETTINGS,
+  ConfigError,
+  CONVERT_SETTINGS,
+  DAEMON_SETTINGS,
+  DEMO_SETTINGS,
+  didYouMean,
+  loadConfig,
+  MOCK_SETTINGS,
+  parseTarget,
+  readSettingFile,
+  settingsTable,
+  TUI_SETTINGS,
+} from './config/settings.js';
 import { createLogger } from './log.js';
 
 const USAGE = `hms: health monitor for microservice fleets
@@ -10,14 +24,15 @@ const USAGE = `hms: health monitor for microservice fleets
   hms daemon  [--data-dir DIR] [--udp-port 3500] [--http-port 4000] [--host 127.0.0.1] [--config FILE] ...
   hms mock    [--target HOST:PORT] [--services N] [--rate MSGS_PER_S_EACH] [--duration S] [--seed N] [--real]
               [--auth-keys FILE --key-id ID]
+  hms agent   --service NAME [--target HOST:PORT] [--interval 10s] [--disk PATH] [--auth-keys FILE --key-id ID]
   hms tui     [--url http(s)://HOST:PORT/graphql] [--token TOKEN] [--ca FILE]
   hms demo    [--data-dir DIR]
-  hms convert IN OUT.csv [--compat seed,course]
+  hms convert IN OUT.csv [--compat seed,course] [--timestamp-unit s|ms|us|ns|iso]
   hms --version
 
 'hms COMMAND --help' lists the settings of a command with their environment variables and defaults.`;
 
-const COMMANDS = ['daemon', 'mock', 'tui', 'demo', 'convert'];
+const COMMANDS = ['daemon', 'mock', 'agent', 'tui', 'demo', 'convert'];
 
 /** This package's version: package.json sits two levels above dist/src/cli.js (and above src/ under tsx). */
 function version(): string {
@@ -65,7 +80,7 @@ async function daemon(argv: string[]): Promise<number> {
   const file = flags.config ?? process.env.HMS_CONFIG;
   delete flags.config;
   const config = loadConfig({ flags, env: process.env, file });
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, config.logFormat);
   const app = buildApp(config, log);
   let exitCode = 0;
   const stop = (signal: string) => {
@@ -85,6 +100,8 @@ async function daemon(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // Started with an IPC channel (by hms demo): it closes when the parent dies, by any signal, SIGKILL included.
+  if (process.channel) process.once('disconnect', () => stop('parent gone'));
   process.on('SIGHUP', () => app.reload());
   try {
     await app.start();
@@ -98,6 +115,23 @@ async function daemon(argv: string[]): Promise<number> {
   return new Promise<number>(() => {}); // runs until a signal
 }
 
+/** Signs datagrams with the key `keyId` of the keys file `authKeys` (`--auth-keys FILE --key-id ID`); neither: no signing. */
+async function signer(
+  settings: typeof MOCK_SETTINGS | typeof AGENT_SETTINGS,
+  authKeys: string,
+  keyId: string,
+  service?: string,
+): Promise<((json: string) => Buffer) | undefined> {
+  if (Boolean(authKeys) !== Boolean(keyId)) throw new ConfigError(`${settings.describe(authKeys ? 'keyId' : 'authKeys')}: --auth-keys and --key-id go together`);
+  if (!authKeys) return undefined;
+  const [{ loadAuthKeys, signingKeyFrom }, { signDatagram }] = await Promise.all([import('./ingest/datagram-auth.js'), import('./core/sign.js')]);
+  const key = signingKeyFrom(loadAuthKeys(authKeys), keyId);
+  if (service !== undefined && !key.allows(service)) {
+    throw new ConfigError(`${settings.describe('keyId')}: key ${keyId} may send only for ${key.services?.join(', ')}, not for "${service}" (the daemon would refuse it: service_not_allowed)`);
+  }
+  return (json) => signDatagram(key, json, Date.now());
+}
+
 async function mock(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
     printSettings('hms mock: a fleet of mock services sending health over UDP (flag > environment > default)', MOCK_SETTINGS.table());
@@ -106,22 +140,14 @@ async function mock(argv: string[]): Promise<number> {
   const { flags, positionals } = parseFlags(argv, MOCK_SETTINGS.booleans());
   if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms mock --help)`);
   const s = MOCK_SETTINGS.load({ flags, env: process.env });
-  const [host, portText] = s.target.split(/:(?=\d+$)/);
-  const port = Number(portText);
-  if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigError(`${MOCK_SETTINGS.describe('target')}: expected HOST:PORT, got "${s.target}"`);
+  const { host, port } = parseTarget(s.target, MOCK_SETTINGS.describe('target'));
   const { runFleet } = await import('../mock/fleet.js');
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());
   const { services, rate, duration, seed, real, authKeys, keyId } = s;
   if (rate <= 0 || services < 1) throw new ConfigError('--rate must be > 0 and --services at least 1');
-  if (Boolean(authKeys) !== Boolean(keyId)) throw new ConfigError(`${MOCK_SETTINGS.describe(authKeys ? 'keyId' : 'authKeys')}: --auth-keys and --key-id go together`);
-  let sign: ((json: string) => Buffer) | undefined;
-  if (authKeys) {
-    const [{ loadAuthKeys, signingKeyFrom }, { signDatagram }] = await Promise.all([import('./ingest/datagram-auth.js'), import('./core/sign.js')]);
-    const key = signingKeyFrom(loadAuthKeys(authKeys), keyId);
-    sign = (json) => signDatagram(key, json, Date.now());
-  }
+  const sign = await signer(MOCK_SETTINGS, authKeys, keyId);
   process.stderr.write(`hms mock: ${services} services x ${rate} msg/s -> ${host}:${port}${sign ? `, signed with key ${keyId}` : ''}\n`);
   const { sent } = await runFleet(
     { target: { host, port }, services, rate, duration: duration > 0 ? duration : undefined, seed, real, sign },
@@ -129,6 +155,36 @@ async function mock(argv: string[]): Promise<number> {
     ac.signal,
   );
   process.stderr.write(`\nhms mock: sent ${sent} messages\n`);
+  return 0;
+}
+
+async function agent(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    printSettings("hms agent: reports this host's CPU, RAM and disk to the daemon over UDP (flag > environment > default)", AGENT_SETTINGS.table());
+    return 0;
+  }
+  const { flags, positionals } = parseFlags(argv, AGENT_SETTINGS.booleans());
+  if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms agent --help)`);
+  const s = AGENT_SETTINGS.load({ flags, env: process.env });
+  const [{ serviceNameProblem }, { readDisk }, { runAgent }] = await Promise.all([import('./ingest/decode.js'), import('./agent/host.js'), import('./agent/agent.js')]);
+  const problem = s.service ? serviceNameProblem(s.service) : 'required: the name this host reports as, e.g. --service db-1';
+  if (problem) throw new ConfigError(`${AGENT_SETTINGS.describe('service')}: ${problem}`);
+  if (s.interval < AGENT_INTERVAL_US.min || s.interval > AGENT_INTERVAL_US.max) throw new ConfigError(`${AGENT_SETTINGS.describe('interval')}: expected 1s to 1h, got ${s.interval / 1e6} s`);
+  const target = parseTarget(s.target, AGENT_SETTINGS.describe('target'));
+  try {
+    readDisk(s.disk);
+  } catch (err) {
+    throw new ConfigError(`${AGENT_SETTINGS.describe('disk')}: ${(err as Error).message}`);
+  }
+  const sign = await signer(AGENT_SETTINGS, s.authKeys, s.keyId, s.service);
+  const log = createLogger(s.logLevel, s.logFormat);
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  process.once('SIGTERM', () => ac.abort());
+  log.info({ service: s.service, target: s.target, intervalS: s.interval / 1e6, disk: s.disk, keyId: s.keyId || undefined }, 'agent started');
+  const { sent, unsent } = await runAgent({ service: s.service, target, intervalMs: s.interval / 1000, disk: s.disk, sign }, log, ac.signal);
+  log.info({ sent, unsent }, 'agent stopped');
+  await new Promise<void>((resolve) => log.flush(() => resolve()));
   return 0;
 }
 
@@ -140,8 +196,14 @@ async function main(argv: string[]): Promise<number> {
         return await daemon(rest);
       case 'mock':
         return await mock(rest);
+      case 'agent':
+        return await agent(rest);
       case 'convert': {
-        const { convertCommand } = await import('./convert/convert.js');
+        const { CONVERT_USAGE, convertCommand } = await import('./convert/convert.js');
+        if (wantsHelp(rest)) {
+          printSettings(`${CONVERT_USAGE}\n\nJSON health messages to the seed's CSV (flag > environment > default)`, CONVERT_SETTINGS.table());
+          return 0;
+        }
         return await convertCommand(rest, process.stdout, process.stderr);
       }
       case 'tui': {

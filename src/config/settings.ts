@@ -7,6 +7,8 @@ import { isoToMicros } from '../core/time.js';
 /** --ingest-workers 0 (the default) takes one per core, up to this many. */
 export const MAX_AUTO_INGEST_WORKERS = 8;
 const MAX_INGEST_WORKERS = 64;
+/** A firing alert pushed to Alertmanager ends this many resend intervals after the push unless pushed again (Prometheus: 4). */
+export const ALERTMANAGER_ENDS_AFTER = 4;
 
 /**
  * Typed registries of settings, one per command. Each setting is declared once, with its kind, default and
@@ -183,6 +185,12 @@ export function defineSettings<const S extends Record<string, Spec>>(envPrefix: 
   };
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `auto`: human-readable (pino-pretty) when stderr is a terminal, JSON lines otherwise. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** The daemon's settings. */
 export const DAEMON_SETTINGS = defineSettings('HMS_', {
   dataDir: { kind: 'string', default: './data', doc: 'Directory for segments, the local master dataset and the DuckDB file' },
@@ -222,19 +230,19 @@ export const DAEMON_SETTINGS = defineSettings('HMS_', {
   maxDataFields: { kind: 'int', default: '20', doc: 'stats, series and history fields in one GraphQL operation, aliases included (TOO_MANY_FIELDS)' },
   maxSubscriptions: { kind: 'int', default: '1000', doc: 'Subscriptions open at once, WebSocket and SSE together (TOO_MANY_SUBSCRIPTIONS)' },
   maxSubscriptionsPerConnection: { kind: 'int', default: '20', doc: 'Subscriptions open at once on one WebSocket (TOO_MANY_SUBSCRIPTIONS)' },
-  maxDatagramBytes: { kind: 'bytes', default: '8KiB', doc: 'Datagrams larger than this are rejected (too_large)' },
-  maxFutureSkew: { kind: 'duration', default: '5m', doc: 'Timestamps further ahead of the receiver clock are rejected (future)' },
-  minTimestamp: { kind: 'time', default: '2000-01-01T00:00:00Z', doc: 'Timestamps before this are rejected (range); 1970 at the earliest' },
-  compat: { kind: 'compat', default: '', doc: 'Legacy formats to accept: seed (trailing commas), course (Python dicts, CPU 0-1)' },
-  recvBuffer: { kind: 'bytes', default: '32MiB', doc: 'UDP receive buffer to ask for (the kernel caps it at net.core.rmem_max; the daemon says when)' },
-  ingestWorkers: {
-    kind: 'int',
-    default: '0',
   metricsMaxServices: {
     kind: 'int',
     default: '1000',
     doc: 'Services whose health GET /metrics exports (the first by name); the rest are left out and counted in hms_services_omitted',
   },
+  maxDatagramBytes: { kind: 'bytes', default: '8KiB', doc: 'Datagrams larger than this are rejected (too_large)' },
+  maxFutureSkew: { kind: 'duration', default: '5m', doc: 'Timestamps further ahead of the receiver clock are rejected (future)' },
+  minTimestamp: { kind: 'time', default: '2000-01-01T00:00:00Z', doc: 'Timestamps before this are rejected (range); 1970 at the earliest' },
+  compat: { kind: 'compat', default: '', doc: "Legacy formats to accept: seed (the seed client's trailing commas, CPU 0-1), course (Python dicts, CPU 0-1)" },
+  recvBuffer: { kind: 'bytes', default: '32MiB', doc: 'UDP receive buffer to ask for (the kernel caps it at net.core.rmem_max; the daemon says when)' },
+  ingestWorkers: {
+    kind: 'int',
+    default: '0',
     doc: `Processes reading the UDP port: the daemon and N-1 ingest worker processes; 0: one per core, at most ${MAX_AUTO_INGEST_WORKERS}`,
   },
   flushInterval: { kind: 'duration', default: '200ms', doc: 'Write-ahead flush and fsync interval: the most a SIGKILL can lose' },
@@ -254,6 +262,16 @@ export const DAEMON_SETTINGS = defineSettings('HMS_', {
   webhookUrl: { kind: 'string', default: '', doc: 'POST alerts here in the Alertmanager webhook format; empty: no notifications' },
   webhookGroupWait: { kind: 'duration', default: '10s', doc: 'Alerts changing within this window go out in one POST' },
   webhookRepeatInterval: { kind: 'duration', default: '4h', doc: 'Still-firing alerts are sent again this often' },
+  alertmanagerUrl: {
+    kind: 'string',
+    default: '',
+    doc: 'Alertmanager URL(s), comma-separated, to push alerts to (POST /api/v2/alerts, as Prometheus does); empty: none',
+  },
+  alertmanagerResendInterval: {
+    kind: 'duration',
+    default: '1m',
+    doc: `Firing alerts are pushed to Alertmanager again this often; unless pushed again, they end ${ALERTMANAGER_ENDS_AFTER} of these after a push`,
+  },
   alertRetention: { kind: 'duration', default: '30d', doc: 'Resolved alerts are deleted this long after they end' },
   storage: { kind: 'enum', default: 'local', values: ['local', 'hdfs'] as const, doc: 'Master dataset store: local files under the data dir, or HDFS over WebHDFS' },
   hdfsUrl: { kind: 'string', default: '', doc: 'WebHDFS namenode URL(s), comma-separated for HA, e.g. http://namenode:9870' },
@@ -272,7 +290,13 @@ export const DAEMON_SETTINGS = defineSettings('HMS_', {
   mapreduceJars: { kind: 'path', default: '~/.cache/hms/mapreduce-jars', doc: 'Hadoop Streaming jars for --mapreduce-submit local (jobs/mapreduce/fetch-jars.sh puts them there)' },
   sparkJars: { kind: 'path', default: '~/.cache/hms/spark-jars', doc: 'Spark jars for --speed-engine spark (jobs/spark/fetch-jars.sh puts them there)' },
   sparkMaster: { kind: 'string', default: 'local[2]', doc: 'Spark master URL for --speed-engine spark: local[N], yarn, spark://HOST:PORT' },
-  logLevel: { kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, doc: 'Log level' },
+  logLevel: { kind: 'enum', default: 'info', values: LOG_LEVELS, doc: 'Log level' },
+  logFormat: {
+    kind: 'enum',
+    default: 'auto',
+    values: LOG_FORMATS,
+    doc: 'Log lines on stderr: json, pretty (human-readable, pino-pretty), or auto: pretty when stderr is a terminal, else json',
+  },
 });
 
 export type Config = SettingsOf<typeof DAEMON_SETTINGS.specs> & {
@@ -370,16 +394,23 @@ function checkLimits(c: Config): void {
   if (c.maxDatagramBytes > MAX_UDP_PAYLOAD) {
     throw new ConfigError(`${describe('maxDatagramBytes')}: a UDP datagram carries at most ${MAX_UDP_PAYLOAD} bytes (got ${c.maxDatagramBytes})`);
   }
-  if (c.webhookUrl) {
-    let url: URL | undefined;
-    try {
-      url = new URL(c.webhookUrl);
-    } catch {
-      // reported below
-    }
-    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
-      throw new ConfigError(`${describe('webhookUrl')}: expected an http(s) URL such as http://alertmanager:9093/hook, got ${JSON.stringify(c.webhookUrl)}`);
-    }
+  if (c.webhookUrl) checkHttpUrl('webhookUrl', c.webhookUrl, 'http://alertmanager:9093/hook');
+  for (const url of listOf(c.alertmanagerUrl)) checkHttpUrl('alertmanagerUrl', url, 'http://alertmanager:9093 (several: comma-separated)');
+  if (c.alertmanagerResendInterval <= 0) throw new ConfigError(`${describe('alertmanagerResendInterval')}: must be longer than 0s, e.g. 1m`);
+}
+
+/** The items of a comma-separated setting, trimmed; an empty item stays, for the check to name. */
+export const listOf = (text: string): string[] => (text.trim() === '' ? [] : text.split(',').map((s) => s.trim()));
+
+function checkHttpUrl(name: SettingName, value: string, example: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new ConfigError(`${describe(name)}: expected an http(s) URL such as ${example}, got ${JSON.stringify(value)}`);
   }
 }
 
@@ -427,3 +458,42 @@ export const MOCK_SETTINGS = defineSettings('HMS_MOCK_', {
   authKeys: { kind: 'path', default: '', doc: "The daemon's keys file (--auth-keys): sign every datagram with the key --key-id" },
   keyId: { kind: 'string', default: '', doc: 'Which key of --auth-keys signs' },
 });
+
+/** How `hms convert` writes the timestamp column. */
+export const TIMESTAMP_UNITS = ['s', 'ms', 'us', 'ns', 'iso'] as const;
+
+/** `hms convert`. */
+export const CONVERT_SETTINGS = defineSettings('HMS_CONVERT_', {
+  compat: { kind: 'compat', default: '', doc: "Legacy formats to read: seed (the seed client's objects with trailing commas, CPU 0-1), course (Python dicts, CPU 0-1)" },
+  timestampUnit: {
+    kind: 'enum',
+    default: 's',
+    values: TIMESTAMP_UNITS,
+    doc: "Timestamp column: integer epoch s (the seed's CSV, read by Long.parseLong; a fraction of a second is cut off), ms (cut off likewise), us or ns (exact), or iso (ISO-8601 UTC to the microsecond)",
+  },
+});
+
+/** `hms agent`. */
+export const AGENT_SETTINGS = defineSettings('HMS_AGENT_', {
+  service: { kind: 'string', default: '', doc: "Service name to report this host as (required; the daemon's rules for names apply)" },
+  target: { kind: 'string', default: '127.0.0.1:3500', doc: "HOST:PORT of the daemon's UDP socket; HOST is resolved again at every send" },
+  interval: { kind: 'duration', default: '10s', doc: 'Time between reports, 1s to 1h' },
+  disk: { kind: 'path', default: '/', doc: 'Report the size and free space of the file system holding this path' },
+  authKeys: { kind: 'path', default: '', doc: "Keys file in the daemon's --auth-keys format holding the key --key-id: sign every datagram" },
+  keyId: { kind: 'string', default: '', doc: 'Which key of --auth-keys signs' },
+  logLevel: { kind: 'enum', default: 'info', values: LOG_LEVELS, doc: 'Log level' },
+  logFormat: { kind: 'enum', default: 'auto', values: LOG_FORMATS, doc: 'Log lines on stderr: json, pretty, or auto: pretty when stderr is a terminal, else json' },
+});
+
+/** Bounds of `hms agent --interval`: below a second CPU deltas are a few clock ticks; above an hour a host is seen too rarely. */
+export const AGENT_INTERVAL_US = { min: 1e6, max: 3600e6 };
+
+/** `HOST:PORT` or `[IPv6]:PORT` of a setting, or a ConfigError naming it. */
+export function parseTarget(text: string, setting: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(m?.[3]);
+  if (!m || port < 1 || port > 65535) {
+    throw new ConfigError(`${setting}: expected HOST:PORT (a name or an IPv4 address, or [IPv6]; port 1-65535), e.g. monitor.example:3500, got ${JSON.stringify(text)}`);
+  }
+  return { host: m[1] ?? m[2], port };
+}

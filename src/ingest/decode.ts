@@ -112,6 +112,12 @@ function serviceName(v: unknown): string | Decoded {
   return service;
 }
 
+/** Why the decoder would refuse `name` as a service name, or undefined: for a sender to check its own name at start. */
+export function serviceNameProblem(name: string): string | undefined {
+  const checked = serviceName(name);
+  return typeof checked === 'string' || checked.ok ? undefined : checked.detail;
+}
+
 function validate(v: unknown, nowUs: number, opts: DecodeOptions, compat: CompatMode | undefined): Decoded {
   if (!isObject(v)) return reject('schema', 'not a JSON object');
   const { serviceName: name, Timestamp, CPU, RAM, Disk } = v;
@@ -123,15 +129,25 @@ function validate(v: unknown, nowUs: number, opts: DecodeOptions, compat: Compat
 
   if (typeof CPU !== 'number') return reject('schema', 'CPU must be a number');
   let cpu = CPU;
-  if (compat === 'course') {
-    if (!(cpu >= 0 && cpu <= 1)) return reject('range', `CPU ${CPU} outside 0-1 (course format is a fraction)`);
-    cpu *= 100;
+  // Both legacy senders write CPU as a 0-1 fraction: the seed's client sends random.random(), the course dataset the same.
+  if (compat !== undefined) {
+    if (!(cpu >= 0 && cpu <= 1)) return reject('range', `CPU ${CPU} outside 0-1 (the ${compat} format is a fraction)`);
+    cpu = fractionToPercent(cpu);
   }
   const ram = pair(RAM, 'RAM');
   if (!Array.isArray(ram)) return ram;
   const disk = pair(Disk, 'Disk');
   if (!Array.isArray(disk)) return disk;
   return checked(service, ts, [cpu, ram[0], ram[1], disk[0], disk[1]], compat, null);
+}
+
+/**
+ * 100 × a fraction, as decimals: the fraction's shortest text with its point moved two places, read back. So
+ * 0.07 is stored as 7, not 7.000000000000001 (0.07 * 100), and every digit the sender wrote is kept.
+ */
+export function fractionToPercent(f: number): number {
+  const [digits, exponent = '0'] = String(f).split('e');
+  return Number(`${digits}e${Number(exponent) + 2}`);
 }
 
 /** The event time in epoch µs, or the rejection. */

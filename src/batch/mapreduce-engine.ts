@@ -75,7 +75,7 @@ export interface MapReduceBatchEngineOptions {
 }
 
 /** The compiled task scripts: next to this module's build, or in dist/ when running from the sources. */
-const DEFAULT_TASK_DIR = [new URL('../../jobs/mapreduce/task/', import.meta.url), new URL('../../dist/jobs/mapreduce/task/', import.meta.url)]
+export const DEFAULT_TASK_DIR = [new URL('../../jobs/mapreduce/task/', import.meta.url), new URL('../../dist/jobs/mapreduce/task/', import.meta.url)]
   .map((u) => fileURLToPath(u))
   .find((d) => existsSync(join(d, 'mapper.mjs'))) ?? fileURLToPath(new URL('../../jobs/mapreduce/task/', import.meta.url));
 

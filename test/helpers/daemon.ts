@@ -23,10 +23,13 @@ export interface Daemon {
  */
 const READY_WITHIN_MS = 5 * 60_000;
 
-/** Starts the real daemon process (ports 0 unless given) and waits for its "daemon ready" log line. */
-export async function startDaemon(args: string[] = [], dataDir?: string): Promise<Daemon> {
+/**
+ * Starts the real daemon process (ports 0 unless given) and waits for its "daemon ready" log line. `hms` is
+ * the command that runs the CLI: the sources under tsx unless given (e.g. an installed `bin/hms`).
+ */
+export async function startDaemon(args: string[] = [], dataDir?: string, hms: string[] = [process.execPath, '--import', 'tsx', CLI]): Promise<Daemon> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'hms-daemon-')));
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'daemon', '--data-dir', dir, '--udp-port', '0', '--http-port', '0', '--log-level', 'info', ...args], {
+  const proc = spawn(hms[0], [...hms.slice(1), 'daemon', '--data-dir', dir, '--udp-port', '0', '--http-port', '0', '--log-level', 'info', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const logs: string[] = [];

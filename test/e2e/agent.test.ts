@@ -102,17 +102,29 @@ test("the daemon's answer for the agent's service is this host's /proc/meminfo a
   await serviceOf(d.url, name);
   // Two datagrams in, so the one answered is a delta over a whole interval.
   await waitFor('a second report', async () => (await recordsOf(d.dataDir, name)).length >= 2);
-  const row = (await services(d.url)).find((s) => s.service === name)!;
+  // This host, read by the test just before and just after the query: the daemon's answer is within a tolerance
+  // of either read. Other processes move RAM and disk meanwhile; a few tries allow for a jump between the two.
+  const host = () => {
+    const mem = parseMeminfo(readFileSync('/proc/meminfo', 'latin1'));
+    const fs = statfsSync('/');
+    const disk = fs.blocks * fs.bsize;
+    return { ramUsed: ((mem.total - mem.available) / mem.total) * 100, ramFreeGb: mem.available / GIB, diskUsed: ((disk - fs.bavail * fs.bsize) / disk) * 100, diskFreeGb: (fs.bavail * fs.bsize) / GIB };
+  };
+  const tolerance = { ramUsed: 3, ramFreeGb: 0.75, diskUsed: 1, diskFreeGb: 0.5 };
+  const misses: string[] = [];
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = host();
+    const row = (await services(d.url)).find((s) => s.service === name)!;
+    const after = host();
+    t.true(row.cpu >= 0 && row.cpu <= 100, `cpu ${row.cpu}`);
+    const off = (Object.keys(tolerance) as (keyof typeof tolerance)[]).filter((k) => Math.min(Math.abs(row[k] - before[k]), Math.abs(row[k] - after[k])) >= tolerance[k]);
+    if (off.length === 0) break;
+    misses.push(off.map((k) => `${k} ${row[k]} vs ${before[k]}..${after[k]}`).join(', '));
+  }
+  t.true(misses.length < 5, `the daemon's answer is not this host's: ${misses.join('; ')}`);
   const mem = parseMeminfo(readFileSync('/proc/meminfo', 'latin1'));
   const fs = statfsSync('/');
-  const ramUsed = ((mem.total - mem.available) / mem.total) * 100;
   const diskTotal = fs.blocks * fs.bsize;
-  const diskUsed = ((diskTotal - fs.bavail * fs.bsize) / diskTotal) * 100;
-  t.true(Math.abs(row.ramUsed - ramUsed) < 3, `ram used ${row.ramUsed} % vs /proc/meminfo ${ramUsed} %`);
-  t.true(Math.abs(row.ramFreeGb - mem.available / GIB) < 0.75, `ram free ${row.ramFreeGb} vs ${mem.available / GIB} GiB`);
-  t.true(Math.abs(row.diskUsed - diskUsed) < 1, `disk used ${row.diskUsed} % vs statfs ${diskUsed} %`);
-  t.true(Math.abs(row.diskFreeGb - (fs.bavail * fs.bsize) / GIB) < 0.5, `disk free ${row.diskFreeGb} vs ${(fs.bavail * fs.bsize) / GIB} GiB`);
-  t.true(row.cpu >= 0 && row.cpu <= 100, `cpu ${row.cpu}`);
   // The totals do not move: what the daemon stored is this host's, exact to the wire format's rounding (GiB to 3 places).
   for (const r of await recordsOf(d.dataDir, name)) {
     t.is(r.ram_total, round3(mem.total / GIB));

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Alert, Health, ServiceHealth } from '../api.js';
+import { roundDerived } from '../core/derived-precision.js';
 import { type HealthMessage, usedPct } from '../core/message.js';
 import { formatDuration, formatInterval, formatLevel, formatValue, ruleLabel } from './describe.js';
 import {
@@ -44,6 +45,10 @@ class Condition<R extends RuleName = RuleName, S extends Level | 'SILENT' = Leve
   /** The value has been past the hysteresis band continuously since then. */
   clearSince: number | null = null;
   alert: AlertRecord | null = null;
+  /** The CRIT of the same rule when this is a WARN and inhibition is on: while it fires, this does not. */
+  inhibitor: Condition | null = null;
+  /** The last evaluation at which the inhibitor was firing. */
+  inhibitedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly rule: R,
@@ -119,17 +124,22 @@ class ServiceState {
   /** Alerts restored from the store that no rule produces any more (rule disabled, level removed). */
   orphans: AlertRecord[] = [];
 
+  /**
+   * Each rule's CRIT comes before its WARN: evaluated in this order, a CRIT that fires in a tick inhibits its
+   * WARN in the same tick, so a spike past both levels raises one alert, not two.
+   */
   constructor(
     readonly name: string,
     readonly rules: RuleSet,
+    inhibit: boolean,
   ) {
     for (const rule of THRESHOLD_RULES) {
       const r = rules[rule];
       if (!r.enabled) continue;
       const above = DIRECTION[rule] === 'above';
       for (const [severity, level] of [
-        ['WARN', r.warn],
         ['CRIT', r.crit],
+        ['WARN', r.warn],
       ] as const) {
         if (level === null) continue;
         const clearLevel = above ? level - r.clear : level + r.clear;
@@ -141,10 +151,15 @@ class ServiceState {
       if (!r.enabled) continue;
       this.trends[rule] = new TrendWindow(r.windowUs);
       for (const [severity, horizonUs] of [
-        ['WARN', r.warnUs],
         ['CRIT', r.critUs],
+        ['WARN', r.warnUs],
       ] as const) {
         if (horizonUs !== null) this.forecasts.push(new ForecastCondition(rule, severity, horizonUs, r.forUs, r.clearForUs));
+      }
+    }
+    if (inhibit) {
+      for (const list of [this.thresholds, this.forecasts] as Condition[][]) {
+        for (const warn of list) if (warn.severity === 'WARN') warn.inhibitor = list.find((c) => c.rule === warn.rule && c.severity === 'CRIT') ?? null;
       }
     }
     this.silent = rules.silent.enabled ? new SilentCondition() : null;
@@ -220,7 +235,7 @@ export class Evaluator {
   private state(service: string): ServiceState {
     let s = this.states.get(service);
     if (!s) {
-      s = new ServiceState(service, rulesFor(this.config, service));
+      s = new ServiceState(service, rulesFor(this.config, service), this.config.inhibit);
       this.states.set(service, s);
     }
     return s;
@@ -325,12 +340,19 @@ export class Evaluator {
     return out;
   }
 
+  /**
+   * Fires or resolves one condition. An inhibited WARN does not fire, and a firing one resolves when its CRIT
+   * fires: at most one alert per rule and service fires at a time. A WARN still due when its CRIT resolves
+   * fires then, starting then (the CRIT covered the time before).
+   */
   private advance(s: ServiceState, inst: ThresholdCondition | ForecastCondition, nowUs: number, out: AlertRecord[], message: () => { value: number | null; text: string }): void {
-    if (!inst.alert && inst.badSince !== null && nowUs - inst.badSince >= inst.forUs) {
+    const inhibited = Boolean(inst.inhibitor?.alert);
+    if (inhibited) inst.inhibitedAt = nowUs;
+    if (!inst.alert && !inhibited && inst.badSince !== null && nowUs - inst.badSince >= inst.forUs) {
       const { value, text } = message();
-      inst.alert = this.fire(s.name, inst, inst.badSince, value, text);
+      inst.alert = this.fire(s.name, inst, inst.inhibitedAt >= inst.badSince ? nowUs : inst.badSince, value, text);
       out.push({ ...inst.alert });
-    } else if (inst.alert && inst.clearSince !== null && nowUs - inst.clearSince >= inst.clearForUs) {
+    } else if (inst.alert && (inhibited || (inst.clearSince !== null && nowUs - inst.clearSince >= inst.clearForUs))) {
       out.push(this.resolve(inst.alert, nowUs));
       inst.alert = null;
     }
@@ -439,8 +461,9 @@ export class Evaluator {
         reasons,
         lastSeen: s.lastRecv,
         cpu: s.cpu,
-        ramUsed: s.ramUsed,
-        diskUsed: s.diskUsed,
+        // Derived: answered without the binary noise of the arithmetic (56.025000000000006 is 56.025).
+        ramUsed: roundDerived(s.ramUsed),
+        diskUsed: roundDerived(s.diskUsed),
         ramFreeGb: s.ramFree,
         diskFreeGb: s.diskFree,
         diskFullAt: forecasts.diskFull?.fullAt ?? null,

@@ -78,6 +78,11 @@ export interface ServiceOverride {
 }
 
 export interface RulesConfig {
+  /**
+   * A firing CRIT suppresses the WARN of the same rule and service (Alertmanager's inhibit rule
+   * `source: severity=CRIT, target: severity=WARN, equal: [alertname, service]`). @default true
+   */
+  inhibit: boolean;
   defaults: RuleSet;
   /** Exact names first, then globs in config order; the first match wins. */
   services: ServiceOverride[];
@@ -246,16 +251,17 @@ function checkCoherent(path: string, rules: RuleSet): void {
 
 /**
  * Reads the `rules` object of the config file:
- * `{"defaults": {"cpu": {"warn": 85, ...}, ...}, "services": {"payments-*": {"cpu": {"warn": 90}}}}`.
- * Both keys are optional; `undefined` gives the defaults. Throws RulesConfigError naming the key path.
+ * `{"inhibit": true, "defaults": {"cpu": {"warn": 85, ...}, ...}, "services": {"payments-*": {"cpu": {"warn": 90}}}}`.
+ * Every key is optional; `undefined` gives the defaults. Throws RulesConfigError naming the key path.
  * @param path how the object is named in error messages
  */
 export function parseRulesConfig(obj: unknown, path = 'rules'): RulesConfig {
-  if (obj === undefined || obj === null) return { defaults: DEFAULT_RULES, services: [] };
-  if (!isObject(obj)) fail(path, `expected an object with "defaults" and/or "services", got ${show(obj)}`);
+  if (obj === undefined || obj === null) return { inhibit: true, defaults: DEFAULT_RULES, services: [] };
+  if (!isObject(obj)) fail(path, `expected an object with "inhibit", "defaults" and/or "services", got ${show(obj)}`);
   for (const key of Object.keys(obj)) {
-    if (key !== 'defaults' && key !== 'services') fail(keyPath(path, key), 'unknown key (known: defaults, services)');
+    if (key !== 'inhibit' && key !== 'defaults' && key !== 'services') fail(keyPath(path, key), 'unknown key (known: inhibit, defaults, services)');
   }
+  if (obj.inhibit !== undefined && typeof obj.inhibit !== 'boolean') fail(keyPath(path, 'inhibit'), `expected true or false, got ${show(obj.inhibit)}`);
   const defaultsPath = keyPath(path, 'defaults');
   const defaults = obj.defaults === undefined ? DEFAULT_RULES : applyOverrides(DEFAULT_RULES, readOverrides(defaultsPath, obj.defaults));
   checkCoherent(defaultsPath, defaults);
@@ -276,7 +282,7 @@ export function parseRulesConfig(obj: unknown, path = 'rules'): RulesConfig {
   // An exact name is the most specific thing a user can say, so it beats every glob.
   const exact = services.filter((s) => !/[*?]/.test(s.pattern));
   const globs = services.filter((s) => /[*?]/.test(s.pattern));
-  return { defaults, services: [...exact, ...globs] };
+  return { inhibit: obj.inhibit !== false, defaults, services: [...exact, ...globs] };
 }
 
 /** Reads a JSON file holding the rules object (the value `parseRulesConfig` takes); errors name the file too. */

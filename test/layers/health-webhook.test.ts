@@ -93,11 +93,12 @@ test('alerts that fire together arrive as one Alertmanager-format POST, and so d
     groupKey: '{}:{receiver="hms"}',
     truncatedAlerts: 0,
     groupLabels: {},
-    commonLabels: { alertname: 'cpu' },
+    // One alert per service: each CRIT inhibits the WARN of its rule and service.
+    commonLabels: { alertname: 'cpu', severity: 'CRIT' },
     commonAnnotations: {},
     externalURL: '',
   });
-  t.deepEqual(labelsOf(fired.body), ['a cpu CRIT firing', 'a cpu WARN firing', 'b cpu CRIT firing', 'b cpu WARN firing', 'c cpu CRIT firing', 'c cpu WARN firing']);
+  t.deepEqual(labelsOf(fired.body), ['a cpu CRIT firing', 'b cpu CRIT firing', 'c cpu CRIT firing']);
   t.deepEqual(
     fired.body.alerts.find((a: { fingerprint: string }) => a.fingerprint === alert.id),
     {
@@ -116,7 +117,7 @@ test('alerts that fire together arrive as one Alertmanager-format POST, and so d
   const [, resolved] = await exactly(server, health, 2);
   t.is(server.received.length, 2);
   t.is(resolved.body.status, 'resolved');
-  t.deepEqual(labelsOf(resolved.body), ['a cpu CRIT resolved', 'a cpu WARN resolved', 'b cpu CRIT resolved', 'b cpu WARN resolved', 'c cpu CRIT resolved', 'c cpu WARN resolved']);
+  t.deepEqual(labelsOf(resolved.body), ['a cpu CRIT resolved', 'b cpu CRIT resolved', 'c cpu CRIT resolved']);
   const c = resolved.body.alerts.find((a: { labels: { service: string } }) => a.labels.service === 'c');
   t.is(c.endsAt, microsToIso(resolvedAt));
   t.deepEqual(health.notifierStats(), { sent: 2, retries: 0, failed: 0, dropped: 0, queued: 0 });
@@ -167,7 +168,7 @@ test('still-firing alerts are sent again after the repeat interval', async (t) =
   await run(60, { orders: 97 }, 60);
   const got = await exactly(server, health, 2);
   t.is(got.length, 2);
-  t.deepEqual(labelsOf(got[1].body), ['orders cpu CRIT firing', 'orders cpu WARN firing']);
+  t.deepEqual(labelsOf(got[1].body), ['orders cpu CRIT firing']);
   t.deepEqual(
     got[1].body.alerts.map((a: { fingerprint: string }) => a.fingerprint).sort(),
     got[0].body.alerts.map((a: { fingerprint: string }) => a.fingerprint).sort(),
@@ -180,16 +181,16 @@ test('silences suppress notifications and show as silenced in alerts; lifting on
   await health.silence({ service: 'auth', until: T0 + 3600 * S });
   await run(31, { payments: 97, orders: 97, auth: 20 });
   const [first] = await exactly(server, health, 1);
-  t.deepEqual(labelsOf(first.body), ['orders cpu CRIT firing', 'orders cpu WARN firing'], 'payments is silenced');
+  t.deepEqual(labelsOf(first.body), ['orders cpu CRIT firing'], 'payments is silenced');
 
   const active = await health.alerts({ active: true });
   t.deepEqual(
     active.map((a) => `${a.service} ${a.severity} ${a.silenced}`).sort(),
-    ['orders CRIT false', 'orders WARN false', 'payments CRIT true', 'payments WARN true'],
+    ['orders CRIT false', 'payments CRIT true'],
   );
   t.deepEqual(
     events.map((a) => `${a.service} ${a.severity} ${a.silenced}`).sort(),
-    ['orders CRIT false', 'orders WARN false', 'payments CRIT true', 'payments WARN true'],
+    ['orders CRIT false', 'payments CRIT true'],
     'subscribers see the flag too',
   );
 
@@ -204,18 +205,18 @@ test('silences suppress notifications and show as silenced in alerts; lifting on
   await run(1, { payments: 97, orders: 97, auth: 20 });
   const [, second] = await exactly(server, health, 2);
   t.is(server.received.length, 2);
-  t.deepEqual(labelsOf(second.body), ['payments cpu CRIT firing', 'payments cpu WARN firing']);
+  t.deepEqual(labelsOf(second.body), ['payments cpu CRIT firing']);
   t.false((await health.alerts({ active: true, service: 'payments' }))[0].silenced);
 });
 
 // Serial: its deliberate 100k-message loop would block the event loop under the other tests' timers.
 test.serial('a receiver that hangs slows neither ingest nor ticks; the queue is bounded and drops are counted', async (t) => {
-  const { server, health, run, clock } = await setup(t, { maxQueue: 4, timeoutUs: 30 * S });
+  const { server, health, run, clock } = await setup(t, { maxQueue: 2, timeoutUs: 30 * S });
   server.hang = true;
-  // Three services fire WARN and CRIT in one tick: six alerts for a queue of four.
+  // Three services fire in one tick: three alerts for a queue of two.
   await run(31, { a: 97, b: 97, c: 97 });
   await server.waitFor(1);
-  t.like(health.notifierStats(), { sent: 0, dropped: 2, queued: 4 });
+  t.like(health.notifierStats(), { sent: 0, dropped: 1, queued: 2 });
 
   // The POST is still hanging: ticks and the hot path carry on at full speed.
   const tickStart = performance.now();

@@ -63,37 +63,104 @@ const engine = (config: RulesConfig = parseRulesConfig(undefined)) => {
 
 test('thresholds fire only after holding for 30 s, with the time the condition began', (t) => {
   const ev = engine();
-  const events = drive(ev, 'orders', 0, 60, (s) => ({ cpu: s < 10 ? 20 : 96.24 }));
-  t.deepEqual(summary(events), ['40 FIRING cpu WARN', '40 FIRING cpu CRIT']);
-  const crit = events[1].alert;
+  const series = (s: number) => ({ cpu: s < 10 ? 20 : 96.24 });
+  const events = drive(ev, 'orders', 0, 60, series);
+  // Past both levels at once: the CRIT inhibits the WARN, so one alert, not two.
+  t.deepEqual(summary(events), ['40 FIRING cpu CRIT']);
+  const crit = events[0].alert;
   t.is(crit.startedAt, at(10));
   t.is(crit.value, 96.24);
   t.is(crit.message, 'cpu 96.2% >= 95% for 30s');
-  t.is(events[0].alert.message, 'cpu 96.2% >= 85% for 30s');
-
   const [health] = ev.health(at(55));
   t.is(health.health, 'CRIT');
-  // The WARN on the same rule is implied by the CRIT, so it is not repeated.
   t.deepEqual(health.reasons, ['cpu 96.2% >= 95% for 45s']);
+
+  // Without inhibition both fire; the WARN on the same rule is implied by the CRIT, so its reason is not repeated.
+  const both = engine(parseRulesConfig({ inhibit: false }));
+  const all = drive(both, 'orders', 0, 60, series);
+  t.deepEqual(summary(all), ['40 FIRING cpu CRIT', '40 FIRING cpu WARN']);
+  t.is(all[1].alert.message, 'cpu 96.2% >= 85% for 30s');
+  t.is(all[1].alert.startedAt, at(10));
+  t.deepEqual(both.health(at(55))[0].reasons, ['cpu 96.2% >= 95% for 45s']);
+});
+
+test('inhibition: two services spiking past both levels give two alerts, not four; a rise through WARN to CRIT hands over', (t) => {
+  const ev = engine();
+  const events = [...drive(ev, 'a', 0, 40, () => ({ cpu: 99 })), ...drive(ev, 'b', 0, 40, () => ({ cpu: 99 }))];
+  t.deepEqual(summary(events), ['30 FIRING cpu CRIT', '30 FIRING cpu CRIT']);
+  t.deepEqual(
+    ev.firing().map((a) => `${a.service} ${a.severity}`).sort(),
+    ['a CRIT', 'b CRIT'],
+  );
+  t.deepEqual(
+    ev.health(at(40)).map((h) => `${h.service} ${h.health}`),
+    ['a CRIT', 'b CRIT'],
+  );
+
+  // 88 % for a minute (WARN), then 97 % (CRIT): the WARN resolves the moment the CRIT fires, never both at once.
+  const rise = engine();
+  const handover = drive(rise, 'c', 0, 140, (s) => ({ cpu: s < 60 ? 88 : 97 }));
+  t.deepEqual(summary(handover), ['30 FIRING cpu WARN', '90 FIRING cpu CRIT', '90 RESOLVED cpu WARN']);
+  t.is(handover[2].alert.id, handover[0].alert.id);
+  t.is(handover[2].alert.endedAt, handover[1].alert.startedAt + 30 * S, 'resolved as the CRIT fired');
+  t.deepEqual(
+    rise.firing().map((a) => a.severity),
+    ['CRIT'],
+  );
+
+  // Alerts of another rule are not inhibited: the CRIT only covers its own rule.
+  const mixed = engine();
+  t.deepEqual(summary(drive(mixed, 'd', 0, 40, () => ({ cpu: 99, ram: 88 }))), ['30 FIRING cpu CRIT', '30 FIRING ram WARN']);
+});
+
+test('inhibition: alerts restored from before it (WARN and CRIT firing together) give up the WARN at the first evaluation', (t) => {
+  const firing = (id: string, severity: 'WARN' | 'CRIT'): AlertRecord => ({
+    id,
+    service: 'orders',
+    rule: 'cpu',
+    severity,
+    state: 'FIRING',
+    startedAt: at(-600),
+    endedAt: null,
+    value: 97,
+    message: 'x',
+  });
+  const ev = engine();
+  ev.restore([firing('old-warn', 'WARN'), firing('old-crit', 'CRIT')]);
+  t.deepEqual(
+    ev.evaluate(at(0)).map((a) => `${a.id} ${a.state}`),
+    ['old-warn RESOLVED'],
+  );
+  t.deepEqual(
+    ev.firing().map((a) => a.id),
+    ['old-crit'],
+  );
+
+  const off = engine(parseRulesConfig({ inhibit: false }));
+  off.restore([firing('old-warn', 'WARN'), firing('old-crit', 'CRIT')]);
+  t.deepEqual(off.evaluate(at(0)), [], 'with inhibit: false both stay firing');
 });
 
 test('a dip before `for` has elapsed restarts the pending time', (t) => {
   const ev = engine();
   // Above 95 for 25 s, one message at 80, then above again: fires 30 s after the second rise, not the first.
   const events = drive(ev, 'orders', 0, 90, (s) => ({ cpu: s === 25 ? 80 : 97 }));
-  t.deepEqual(summary(events), ['56 FIRING cpu WARN', '56 FIRING cpu CRIT']);
-  t.is(events[1].alert.startedAt, at(26));
+  t.deepEqual(summary(events), ['56 FIRING cpu CRIT']);
+  t.is(events[0].alert.startedAt, at(26));
 });
 
 test('a firing alert resolves only below the hysteresis line, and only after 30 s there', (t) => {
   const ev = engine();
   const cpu = (s: number) => (s < 40 ? 97 : s < 100 ? 90 : s < 150 ? 89 : 50);
   const events = drive(ev, 'orders', 0, 200, (s) => ({ cpu: cpu(s) }));
-  // 90 is exactly 5 below 95: inside the band, so CRIT holds; 89 clears CRIT (30 s later) but is still a WARN.
-  t.deepEqual(summary(events), ['30 FIRING cpu WARN', '30 FIRING cpu CRIT', '130 RESOLVED cpu CRIT', '180 RESOLVED cpu WARN']);
-  t.is(events[2].alert.id, events[1].alert.id);
-  t.is(events[2].alert.endedAt, at(130));
-  t.is(events[2].alert.message, 'cpu 97% >= 95% for 30s', 'a resolved alert keeps why it fired');
+  // 90 is exactly 5 below 95: inside the band, so CRIT holds; 89 clears CRIT (30 s later) but is still a WARN,
+  // which was inhibited while the CRIT fired and fires from the moment the CRIT resolves.
+  t.deepEqual(summary(events), ['30 FIRING cpu CRIT', '130 RESOLVED cpu CRIT', '130 FIRING cpu WARN', '180 RESOLVED cpu WARN']);
+  t.is(events[1].alert.id, events[0].alert.id);
+  t.is(events[1].alert.endedAt, at(130));
+  t.is(events[1].alert.message, 'cpu 97% >= 95% for 30s', 'a resolved alert keeps why it fired');
+  t.is(events[2].alert.startedAt, at(130), 'the WARN starts where the CRIT ended');
+  t.is(events[2].alert.message, 'cpu 89% >= 85% for 2m', 'its message says how long the level has been passed');
 
   const mid = engine();
   drive(mid, 'orders', 0, 70, (s) => ({ cpu: cpu(s) }));
@@ -123,8 +190,8 @@ test('free disk in GB alerts when low, with GB in the message', (t) => {
   const ev = engine(parseRulesConfig({ defaults: { disk: { enabled: false }, diskFull: { enabled: false } } }));
   // 64 GB disk at 99 % used: 0.64 GB free, under the 1 GB CRIT line.
   const events = drive(ev, 'small', 0, 40, () => ({ disk: 99, diskTotal: 64 }));
-  t.deepEqual(summary(events), ['30 FIRING diskFree WARN', '30 FIRING diskFree CRIT']);
-  t.is(events[1].alert.message, 'disk free 0.64 GB <= 1 GB for 30s');
+  t.deepEqual(summary(events), ['30 FIRING diskFree CRIT']);
+  t.is(events[0].alert.message, 'disk free 0.64 GB <= 1 GB for 30s');
 });
 
 test('SILENT after 3 x the learned interval, resolved when the service returns', (t) => {
@@ -189,9 +256,14 @@ test('forecast: diskFullAt within a second of the exact answer for a series with
   // Full within the hour from t=3600 s (70 %): CRIT 30 s later.
   events = drive(ev, 'search', 601, 3700, (s) => ({ disk: disk(s) }), 1);
   // At exactly t=3600 "full in 1h" is on the line, where rounding may fall either way: allow that one second.
-  t.is(events.length, 1);
+  // The CRIT inhibits the firing WARN: it resolves in the same evaluation.
+  t.is(events.length, 2);
   t.true(events[0].t === 3630 || events[0].t === 3631, `CRIT at ${events[0].t}`);
-  t.is(summary(events)[0].slice(5), 'FIRING diskFull CRIT');
+  t.deepEqual(
+    summary(events).map((e) => e.slice(5)),
+    ['FIRING diskFull CRIT', 'RESOLVED diskFull WARN'],
+  );
+  t.is(events[1].t, events[0].t);
   t.is(events[0].alert.message, 'disk full in 59m at current rate (+30%/h)');
 });
 

@@ -9,8 +9,11 @@ import { DEFAULT_RULES, loadRulesFile, parseRulesConfig, RulesConfigError, rules
 const S = 1_000_000;
 
 test('defaults are those of issue 4', (t) => {
-  const { defaults, services } = parseRulesConfig(undefined);
+  const { inhibit, defaults, services } = parseRulesConfig(undefined);
   t.deepEqual(services, []);
+  t.true(inhibit, 'a firing CRIT inhibits its WARN unless the rules say otherwise');
+  t.false(parseRulesConfig({ inhibit: false }).inhibit);
+  t.true(parseRulesConfig({ defaults: {} }).inhibit);
   for (const rule of ['cpu', 'ram', 'disk'] as const) {
     t.like(defaults[rule], { enabled: true, warn: 85, crit: 95, forUs: 30 * S, clear: 5, clearForUs: 30 * S });
   }
@@ -36,8 +39,9 @@ test('overrides merge field by field onto the defaults; exact names first, then 
 });
 
 const bad: [string, unknown, string][] = [
-  ['not an object', 'cpu=90', 'rules: expected an object with "defaults" and/or "services", got "cpu=90"'],
-  ['unknown top-level key', { default: {} }, 'rules.default: unknown key (known: defaults, services)'],
+  ['not an object', 'cpu=90', 'rules: expected an object with "inhibit", "defaults" and/or "services", got "cpu=90"'],
+  ['unknown top-level key', { default: {} }, 'rules.default: unknown key (known: inhibit, defaults, services)'],
+  ['inhibit as a string', { inhibit: 'false' }, 'rules.inhibit: expected true or false, got "false"'],
   ['unknown rule', { defaults: { cpux: {} } }, 'rules.defaults.cpux: unknown rule (known: cpu, ram, disk, diskFree, silent, diskFull, ramFull)'],
   ['unknown setting', { defaults: { cpu: { warning: 90 } } }, 'rules.defaults.cpu.warning: unknown setting (known for cpu: enabled, warn, crit, for, clear, clearFor)'],
   ['percent as a string', { defaults: { cpu: { warn: '90' } } }, 'rules.defaults.cpu.warn: expected a percentage 0-100 or null, got "90"'],

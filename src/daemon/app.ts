@@ -1,6 +1,6 @@
 import { createHttpServer } from '../../graphql/server.js';
 import type { HmsApi, Pipeline } from '../api.js';
-import { bindHosts, type Config, ingestWorkerCount } from '../config/settings.js';
+import { bindHosts, type Config, ingestWorkerCount, listOf } from '../config/settings.js';
 import { HealthService } from '../health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
 import { openAccess } from './access.js';
@@ -137,6 +137,7 @@ export function buildApp(config: Config, log: Logger): App {
         webhook: config.webhookUrl
           ? { url: config.webhookUrl, groupWaitUs: config.webhookGroupWait, repeatIntervalUs: config.webhookRepeatInterval }
           : null,
+        alertmanager: { urls: listOf(config.alertmanagerUrl), resendIntervalUs: config.alertmanagerResendInterval },
         historyRetentionUs: config.alertRetention,
       },
       log.child({ module: 'health' }),

@@ -1,6 +1,6 @@
 /**
  * Health monitoring as one object for the daemon to wire: the rules engine on the ingest path, alert records
- * and silences in DuckDB, subscribers and the webhook on each tick. Only `observe` runs per message; everything
+ * and silences in DuckDB, subscribers, the webhook and Alertmanager on each tick. Only `observe` runs per message; everything
  * that touches disk or network happens in `tick` or in the notifier's own timers.
  */
 import type { Alert, AlertFilter, ServiceHealth, Silence, SilenceInput } from '../api.js';
@@ -12,13 +12,16 @@ import { AlertStore } from './alert-store.js';
 import type { Latest } from './live-state.js';
 import { type AlertRecord, Evaluator } from './evaluator.js';
 import { compileGlob, globProblem } from '../core/glob.js';
-import { type NotifierStats, WebhookNotifier, type WebhookOptions } from './notifier.js';
+import { AlertmanagerNotifier, type AlertmanagerOptions, type AlertmanagerStats } from './alertmanager.js';
+import { type AlertReceiver, type NotifierStats, WebhookNotifier, type WebhookOptions } from './notifier.js';
 import { RULE_NAMES, type RulesConfig } from './rules.js';
 
 export interface HealthConfig {
   rules: RulesConfig;
   /** Where to POST notifications; absent or null sends none. */
   webhook?: WebhookOptions | null;
+  /** Alertmanagers to push alerts to; absent, null or no URLs pushes none. */
+  alertmanager?: AlertmanagerOptions | null;
   /** Resolved alerts are deleted this long after they ended. @default 30d */
   historyRetentionUs?: number;
 }
@@ -40,6 +43,9 @@ export class HealthService {
   private readonly unsaved = new Map<string, AlertRecord>();
   private readonly lock = new Mutex();
   private notifier: WebhookNotifier | null = null;
+  private alertmanager: AlertmanagerNotifier | null = null;
+  /** The notifier and the Alertmanager push, whichever are configured. */
+  private readonly receivers: AlertReceiver[] = [];
   private lastPruneUs = Number.NEGATIVE_INFINITY;
   private closed = false;
 
@@ -67,10 +73,16 @@ export class HealthService {
     evaluator.restore(firing);
     const silences = (await store.silences(startUs)).map(activeSilence);
     const service = new HealthService(evaluator, store, silences, config, log, now);
+    const silenced = (a: AlertRecord) => service.isSilenced(a, service.now());
     if (config.webhook?.url) {
-      service.notifier = new WebhookNotifier(config.webhook, log.child({ notifier: 'webhook' }), (a) => service.isSilenced(a, service.now()));
-      service.notifier.restore(firing, startUs);
+      service.notifier = new WebhookNotifier(config.webhook, log.child({ notifier: 'webhook' }), silenced);
+      service.receivers.push(service.notifier);
     }
+    if (config.alertmanager?.urls.length) {
+      service.alertmanager = new AlertmanagerNotifier(config.alertmanager, log.child({ notifier: 'alertmanager' }), silenced);
+      service.receivers.push(service.alertmanager);
+    }
+    for (const r of service.receivers) r.restore(firing, startUs);
     if (firing.length) log.info({ alerts: firing.length }, 'firing alerts restored for re-evaluation');
     return service;
   }
@@ -131,7 +143,7 @@ export class HealthService {
   }
 
   /**
-   * Evaluates the rules at `nowUs`, saves the transitions, then tells subscribers and the webhook.
+   * Evaluates the rules at `nowUs`, saves the transitions, then tells subscribers, the webhook and Alertmanager.
    * Returns the transitions. Never overlaps itself.
    */
   tick(nowUs: number = this.now()): Promise<Alert[]> {
@@ -146,8 +158,10 @@ export class HealthService {
       this.active = this.active.filter((s) => s.silence.until > nowUs);
       const out = changed.map((a) => this.withSilenced(a, nowUs));
       for (const alert of out) this.publish(alert);
-      for (const a of changed) this.notifier?.notify(a, nowUs);
-      this.notifier?.tick(nowUs);
+      for (const r of this.receivers) {
+        for (const a of changed) r.notify(a, nowUs);
+        r.tick(nowUs);
+      }
       await this.prune(nowUs);
       return out;
     });
@@ -157,12 +171,16 @@ export class HealthService {
     return this.notifier?.stats() ?? null;
   }
 
+  alertmanagerStats(): AlertmanagerStats | null {
+    return this.alertmanager?.stats() ?? null;
+  }
+
   /** Stops notifications and closes the store; call after the last tick. */
   close(): Promise<void> {
     return this.lock.run(async () => {
       if (this.closed) return;
       this.closed = true;
-      this.notifier?.close();
+      for (const r of this.receivers) r.close();
       this.listeners.clear();
       await this.save();
       await this.store.close();

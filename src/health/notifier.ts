@@ -30,6 +30,17 @@ export interface WebhookOptions {
   externalUrl?: string;
 }
 
+/** Where alert transitions go (the webhook, Alertmanager). Called from the health tick, never per message. */
+export interface AlertReceiver {
+  /** Alerts that were firing before a restart. */
+  restore(alerts: AlertRecord[], nowUs: number): void;
+  /** An alert fired or resolved. */
+  notify(alert: AlertRecord, nowUs: number): void;
+  /** Once per evaluation, after the transitions: time for repeats and retries. Must return at once. */
+  tick(nowUs: number): void;
+  close(): void;
+}
+
 export interface NotifierStats {
   /** POSTs the receiver accepted. */
   sent: number;
@@ -43,14 +54,18 @@ export interface NotifierStats {
   queued: number;
 }
 
-/** One alert in an Alertmanager webhook payload. */
-export interface WebhookAlert {
-  status: 'firing' | 'resolved';
+/** What every receiver is told about an alert: its labels (its identity in Alertmanager) and annotations. */
+export interface DescribedAlert {
   labels: { alertname: string; service: string; severity: string };
   annotations: { summary: string };
   startsAt: string;
-  endsAt: string;
   generatorURL: string;
+}
+
+/** One alert in an Alertmanager webhook payload. */
+export interface WebhookAlert extends DescribedAlert {
+  status: 'firing' | 'resolved';
+  endsAt: string;
   fingerprint: string;
 }
 
@@ -71,15 +86,22 @@ const S = 1_000_000;
 // Alertmanager writes the zero time for "no end yet"; receivers test for it.
 const NO_END = '0001-01-01T00:00:00Z';
 
+/** The alert → labels mapping shared by the webhook and the Alertmanager push: the rule is the alertname. */
+export function describeAlert(a: AlertRecord): DescribedAlert {
+  return {
+    labels: { alertname: a.rule, service: a.service, severity: a.severity },
+    annotations: { summary: `${a.service}: ${a.message}` },
+    startsAt: microsToIso(a.startedAt),
+    generatorURL: '',
+  };
+}
+
 function toWebhookAlert(a: AlertRecord): WebhookAlert {
   const firing = a.state === 'FIRING';
   return {
     status: firing ? 'firing' : 'resolved',
-    labels: { alertname: a.rule, service: a.service, severity: a.severity },
-    annotations: { summary: `${a.service}: ${a.message}` },
-    startsAt: microsToIso(a.startedAt),
+    ...describeAlert(a),
     endsAt: firing || a.endedAt === null ? NO_END : microsToIso(a.endedAt),
-    generatorURL: '',
     fingerprint: a.id,
   };
 }
@@ -117,9 +139,40 @@ interface Tracked {
   announced: boolean;
 }
 
-class RetryableError extends Error {}
+/** A failure that may pass: the receiver refused, reset or timed out, or answered 5xx, 408 or 429. */
+export class RetryableError extends Error {}
 
-export class WebhookNotifier {
+/**
+ * POSTs `body` as JSON. Throws RetryableError when trying again may succeed, Error otherwise (another client
+ * error would fail the same way again); either names the cause (`ECONNREFUSED`, `HTTP 400: <the answer>`).
+ */
+export async function postJson(url: string, body: unknown, signal: AbortSignal, timeoutUs: number): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutUs / 1000)]),
+    });
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND) is in its cause.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message;
+    throw new RetryableError(why ? `${(err as Error).message}: ${why}` : (err as Error).message);
+  }
+  if (res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    return;
+  }
+  // Alertmanager says what it refused in the body ("start time must be before end time"): worth a log line.
+  const answer = (await res.text().catch(() => '')).trim().slice(0, 200);
+  const message = answer ? `HTTP ${res.status}: ${answer}` : `HTTP ${res.status}`;
+  if (res.status >= 500 || res.status === 429 || res.status === 408) throw new RetryableError(message);
+  throw new Error(message);
+}
+
+export class WebhookNotifier implements AlertReceiver {
   private readonly o: Required<WebhookOptions>;
   private readonly firing = new Map<string, Tracked>();
   /** The group being gathered: one entry per alert, the newest state wins. */
@@ -234,7 +287,7 @@ export class WebhookNotifier {
 
   private async deliver(batch: AlertRecord[], attempt: number): Promise<void> {
     try {
-      await this.post(webhookPayload(batch, this.o.receiver, this.o.externalUrl));
+      await postJson(this.o.url, webhookPayload(batch, this.o.receiver, this.o.externalUrl), this.abort.signal, this.o.timeoutUs);
       this.counts.sent++;
     } catch (err) {
       if (this.closed) return;
@@ -255,27 +308,6 @@ export class WebhookNotifier {
     this.outbox.shift();
     this.sending = false;
     this.pump();
-  }
-
-  private async post(payload: WebhookPayload): Promise<void> {
-    let res: Response;
-    try {
-      res = await fetch(this.o.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(payload),
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.timeoutUs / 1000)]),
-      });
-    } catch (err) {
-      // Refused, reset, timed out: the receiver may be back soon.
-      throw new RetryableError((err as Error).message);
-    }
-    await res.body?.cancel().catch(() => undefined);
-    if (res.ok) return;
-    const message = `HTTP ${res.status}`;
-    // Server errors and rate limits pass; any other client error would fail the same way again.
-    if (res.status >= 500 || res.status === 429 || res.status === 408) throw new RetryableError(message);
-    throw new Error(message);
   }
 
   /** Stops timers and any request in flight; what is still queued is counted as dropped. */

@@ -10,6 +10,8 @@ export interface Received {
   /** performance.now() when the request body had arrived. */
   at: number;
   method: string;
+  /** The request path, e.g. /hook or /api/v2/alerts. */
+  path: string;
   contentType: string | undefined;
   // biome-ignore lint/suspicious/noExplicitAny: payloads are checked field by field in the tests
   body: any;
@@ -39,7 +41,7 @@ export async function startWebhookServer(): Promise<WebhookServer> {
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     let text = '';
     for await (const chunk of req) text += chunk;
-    const entry: Received = { at: performance.now(), method: req.method ?? '', contentType: req.headers['content-type'], body: JSON.parse(text) };
+    const entry: Received = { at: performance.now(), method: req.method ?? '', path: req.url ?? '', contentType: req.headers['content-type'], body: JSON.parse(text) };
     received.push(entry);
     for (const w of [...waiters]) {
       if (received.length >= w.n) {

@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import { fitText, formatAgo, formatDuration } from './format.js';
+import { fitText, formatAgo, formatDuration, tidyNumbers } from './format.js';
 import { HEALTH_LOOK, useTint } from './theme.js';
 import type { AlertView } from './types.js';
 
@@ -113,7 +113,7 @@ export function AlertsView({ alerts, loaded, error, offset, rows, selected, widt
                 {fitText(alertState(a, now), 10)}
               </Text>
               {`${fitText(formatAgo(a.startedAt, now), 8, 'right')}${fitText(alertValue(a), 8, 'right')}  ${fitText(
-                a.message,
+                tidyNumbers(a.message),
                 layout.message,
               )}`}
             </Text>

@@ -1,5 +1,6 @@
 import { Box, type Key, Text, useInput, useStdin } from 'ink';
 import { useCallback, useMemo, useRef, useState } from 'react';
+import stringWidth from 'string-width';
 import { AlertsView } from './AlertsView.js';
 import { selectedAlertIndex } from './alert-order.js';
 import { CHART_METRICS, type ChartMetric } from './chart.js';
@@ -7,17 +8,19 @@ import { describeError } from './client.js';
 import { DetailView } from './DetailView.js';
 import { DETAIL_WINDOWS } from './detail-window.js';
 import { Footer, type FooterMode } from './Footer.js';
-import { fitText, formatCount } from './format.js';
+import { fitText, formatCount, formatDuration, safeText } from './format.js';
 import { Header } from './Header.js';
 import { HelpView } from './HelpView.js';
+import { RejectsView, samplesShown } from './RejectsView.js';
 import { ServiceTable } from './ServiceTable.js';
-import { INITIAL_UI, handleKey, selectedIndex, type UiState, visibleRows } from './dashboard-keys.js';
-import { healthCounts, sortLabel } from './service-order.js';
+import { INITIAL_UI, handleKey, type KeyLike, selectedIndex, splitKeys, type UiState, visibleRows } from './dashboard-keys.js';
+import { healthCounts, sortArrow, sortLabel } from './service-order.js';
 import { ColorContext, useTint } from './theme.js';
-import type { DashboardClient } from './types.js';
+import type { BatchRunView, DashboardClient } from './types.js';
 import { useAlerts } from './use-alerts.js';
 import { useDashboardData } from './use-dashboard-data.js';
 import { useNow } from './use-now.js';
+import { useRejects } from './use-rejects.js';
 import { useServiceDetail } from './use-service-detail.js';
 import { type TerminalSize, useTerminalSize } from './use-terminal-size.js';
 
@@ -41,9 +44,41 @@ export const STALE_AFTER_MS = 5000;
 const MIN_COLUMNS = 40;
 const MIN_ROWS = 10;
 
-/** A one-line message from an action; errors stay until Esc, the rest fade after NOTICE_MS. */
-type Notice = { text: string; tone: 'info' | 'ok' | 'error'; at: number };
+/**
+ * A one-line message from an action; errors stay until Esc, the rest fade after NOTICE_MS. A batch's outcome
+ * keeps the run, so its line is laid out for the width at each render.
+ */
+type Notice = { text: string; tone: 'info' | 'ok' | 'error'; at: number; run?: BatchRunView };
 const NOTICE_MS = 15_000;
+
+/**
+ * A batch run in one status line of `width` columns. The outcome and its counts stay; what gives way, in this
+ * order, is the run's id (a UUID, cut to its first 8 characters: enough to find it in the daemon log), then
+ * the engine (the header shows it).
+ */
+export function batchNotice(run: BatchRunView, width: number): string {
+  const took = run.finishedAt == null ? null : formatDuration(run.finishedAt - run.startedAt);
+  const id = `id ${safeText(run.id.slice(0, 8))}`;
+  const parts: (string | null)[] =
+    run.status === 'FAILED'
+      ? [`batch FAILED${took ? ` after ${took}` : ''}: ${safeText(run.error ?? 'no reason given')}`, id]
+      : [
+          `batch ${run.status}`,
+          run.mode,
+          run.engine,
+          run.records == null ? null : `${formatCount(run.records)} records`,
+          run.partitions == null ? null : `${formatCount(run.partitions)} partitions`,
+          took ? `in ${took}` : null,
+          id,
+        ];
+  const line = (): string => parts.filter((p) => p !== null).join(' · ');
+  for (const drop of [id, run.engine]) {
+    if (stringWidth(line()) <= width) break;
+    const at = parts.lastIndexOf(drop);
+    if (at >= 0) parts[at] = null;
+  }
+  return line();
+}
 
 export function Dashboard({ color = true, ...props }: DashboardProps) {
   return (
@@ -71,11 +106,13 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
   const services = useRef(data.services);
   services.current = data.services;
 
-  const { view, sortKey, filter, editingFilter, confirming, windowIndex, chartIndex, reload, detailName, alertsReload } = ui.current;
+  const { view, sortKey, sortReversed, filter, editingFilter, confirming, windowIndex, chartIndex, reload, detailName, alertsReload, utc } =
+    ui.current;
   const alerts = useAlerts(client, data.connectEpoch, alertsReload);
   const alertList = useRef(alerts.list);
   alertList.current = alerts.list;
-  const visible = visibleRows(data.services, sortKey, filter);
+  const rejects = useRejects(client, ui.current.rejectsReload, data.pipeline?.rejected ?? null, clock);
+  const visible = visibleRows(data.services, ui.current);
   const counts = useMemo(() => healthCounts(data.services), [data.services]);
 
   const selected = selectedIndex(visible, ui.current.selection);
@@ -96,6 +133,13 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
   alertOffset = Math.max(0, Math.min(alertOffset, alerts.list.length - alertRows));
   alertOffsetRef.current = alertOffset;
 
+  // The rejections pane scrolls a sample at a time, until its last sample is on screen.
+  const samplesFit = samplesShown(data.pipeline, rejects, bodyHeight, utc);
+  const rejectsMaxTop = Math.max(0, rejects.sample.length - samplesFit);
+  const rejectsTop = Math.min(ui.current.rejectsTop, rejectsMaxTop);
+  const rejectsMaxTopRef = useRef(rejectsMaxTop);
+  rejectsMaxTopRef.current = rejectsMaxTop;
+
   const connected = data.connection.status === 'connected';
   const dataAge = data.servicesAt === null ? null : now - data.servicesAt;
   const stale = data.servicesAt !== null && (!connected || (dataAge ?? 0) > STALE_AFTER_MS);
@@ -115,12 +159,7 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
       setNotice({ text: `running a ${full ? 'full' : 'incremental'} batch…`, tone: 'info', at: clock() });
       client.runBatch(full).then(
         (run) => {
-          const records = run.records == null ? '' : ` · ${formatCount(run.records)} records`;
-          setNotice(
-            run.status === 'FAILED'
-              ? { text: `batch ${run.id} FAILED: ${run.error ?? 'no reason given'}`, tone: 'error', at: clock() }
-              : { text: `batch ${run.id} ${run.status} · ${run.mode} · ${run.engine}${records}`, tone: 'ok', at: clock() },
-          );
+          setNotice({ text: '', run, tone: run.status === 'FAILED' ? 'error' : 'ok', at: clock() });
           batchBusy.current = false;
         },
         (err: unknown) => {
@@ -133,12 +172,13 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
   );
 
   const apply = useCallback(
-    (input: string, key: Key) => {
+    (input: string, key: KeyLike) => {
       if (exited.current) return;
       const result = handleKey(ui.current, input, key, {
         services: services.current,
         alerts: alertList.current,
         pageSize: Math.max(1, tableRows - 1),
+        rejectsMaxTop: rejectsMaxTopRef.current,
         batchBusy: batchBusy.current,
       });
       if (result.ui !== ui.current) {
@@ -163,12 +203,10 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
     },
     [tableRows, onExit, runBatch, clock],
   );
-  // Keys that arrive together (typed fast, auto-repeat, tmux send-keys) reach Ink as one string: "jj\r" is two
-  // moves and an Enter, not a paste to ignore.
+  // Keys that arrive together (typed fast, auto-repeat, a paste, tmux send-keys) reach Ink as one string.
   const onInput = useCallback(
     (input: string, key: Key) => {
-      const split = input.length > 1 && !key.ctrl && !key.meta && !input.includes('\u001B');
-      for (const ch of split ? Array.from(input) : [input]) apply(ch, key);
+      for (const [k, flags] of splitKeys(input, key)) apply(k, flags);
     },
     [apply],
   );
@@ -184,20 +222,26 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
   let status: { text: string; color?: string; bold?: boolean };
   if (editingFilter) status = { text: `/${filter}█  ${visible.length} of ${data.services.length} match`, bold: true };
   else if (confirming) status = { text: 'Run a batch now? y = incremental, f = full recompute, n = cancel', bold: true, color: 'yellow' };
-  else if (notice && (notice.tone === 'error' || batchBusy.current || now - notice.at < NOTICE_MS))
-    status = { text: notice.text, color: notice.tone === 'error' ? 'red' : notice.tone === 'ok' ? 'green' : undefined };
+  else if (notice && (notice.tone === 'error' || batchBusy.current || now - notice.at < NOTICE_MS)) {
+    const text = notice.run ? batchNotice(notice.run, size.columns) : notice.text;
+    status = { text, color: notice.tone === 'error' ? 'red' : notice.tone === 'ok' ? 'green' : undefined };
+  }
   else if (data.connection.status !== 'connected' && data.connection.lastError) {
     status = { text: `${data.connection.lastError} · ${stale ? 'last data kept, marked STALE' : 'no data yet'}`, color: 'red' };
   } else if (data.error) status = { text: data.error, color: 'red' };
   else if (view === 'table') {
     const range = visible.length === 0 ? '0' : `${offset + 1}-${Math.min(visible.length, offset + tableRows)}`;
     status = {
-      text: `${range} of ${visible.length}${filter ? ` matching /${filter} (Esc clears)` : ' services'} · sort: ${sortLabel(sortKey)}`,
+      text: `${range} of ${visible.length}${filter ? ` matching /${filter} (Esc clears)` : ' services'} · sort: ${sortLabel(sortKey)} ${sortArrow(sortKey, sortReversed)}`,
     };
   } else if (view === 'alerts') {
     const n = alerts.list.length;
     const range = n === 0 ? '0' : `${alertOffset + 1}-${Math.min(n, alertOffset + alertRows)}`;
     status = { text: `${range} of ${n} alerts · firing first, worst first; then the latest resolved` };
+  } else if (view === 'rejects') {
+    const n = rejects.sample.length;
+    const range = n === 0 ? '0' : `${rejectsTop + 1}-${Math.min(n, rejectsTop + samplesFit)}`;
+    status = { text: `${range} of ${n} rejected datagrams kept · newest first` };
   } else status = { text: '' };
 
   const empty =
@@ -221,6 +265,17 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
       <Box height={bodyHeight} flexDirection="column">
         {view === 'help' ? (
           <HelpView height={bodyHeight} />
+        ) : view === 'rejects' ? (
+          <RejectsView
+            pipeline={data.pipeline}
+            rejects={rejects}
+            top={rejectsTop}
+            height={bodyHeight}
+            width={size.columns}
+            now={now}
+            utc={utc}
+            stale={stale}
+          />
         ) : view === 'alerts' ? (
           <AlertsView
             alerts={alerts.list}
@@ -244,6 +299,7 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
             width={size.columns}
             height={bodyHeight}
             stale={stale}
+            utc={utc}
           />
         ) : (
           <ServiceTable
@@ -256,6 +312,7 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
             history={data.history}
             stale={stale}
             empty={empty}
+            sort={{ key: sortKey, arrow: sortArrow(sortKey, sortReversed) }}
           />
         )}
       </Box>
@@ -264,7 +321,6 @@ function Screen({ client, url, onExit, clock = Date.now, size: fixedSize }: Omit
       </Text>
       <Footer
         mode={footerMode}
-        sort={sortLabel(sortKey)}
         window={window.label}
         chart={CHART_METRICS[chartIndex]!.label.split(' ')[0]!}
         width={size.columns}

@@ -1,7 +1,19 @@
 import { Box, Text } from 'ink';
 import { CHART_METRICS, type ChartMetric, renderChart } from './chart.js';
 import type { DetailWindow } from './detail-window.js';
-import { fitText, formatAgo, formatClock, formatExact, formatFixed1, formatForecast, formatGb, formatPct, safeText } from './format.js';
+import {
+  fitText,
+  formatAgo,
+  formatClock,
+  formatExact,
+  formatFixed1,
+  formatForecast,
+  formatGb,
+  formatPct,
+  safeText,
+  tidyNumbers,
+  zoneName,
+} from './format.js';
 import { HEALTH_LOOK, useTint } from './theme.js';
 import type { ServiceRow } from './types.js';
 import type { ServiceDetail } from './use-service-detail.js';
@@ -17,6 +29,8 @@ export interface DetailViewProps {
   width: number;
   height: number;
   stale: boolean;
+  /** Clock times in UTC instead of the local zone. */
+  utc: boolean;
 }
 
 const RESOURCES = [
@@ -31,9 +45,9 @@ const FIXED_LINES = 8;
 const CHART_MIN = 2;
 
 /** The forecast line: "disk full in 5h (at 03:12) · RAM full in 40m (at 10:40)"; null when neither fills up. */
-export function forecastLine(row: ServiceRow | undefined, now: number): { text: string; color?: string } | null {
+export function forecastLine(row: ServiceRow | undefined, now: number, utc = false): { text: string; color?: string } | null {
   if (!row) return null;
-  const parts = [formatForecast('disk', row.diskFullAt, now), formatForecast('RAM', row.ramFullAt, now)].filter(
+  const parts = [formatForecast('disk', row.diskFullAt, now, utc), formatForecast('RAM', row.ramFullAt, now, utc)].filter(
     (p): p is string => p !== null,
   );
   if (parts.length === 0) return null;
@@ -43,30 +57,31 @@ export function forecastLine(row: ServiceRow | undefined, now: number): { text: 
   return { text: `forecast: ${parts.join(' · ')}`, color };
 }
 
-export function DetailView({ service, row, detail, window, chart, now, width, height, stale }: DetailViewProps) {
+export function DetailView({ service, row, detail, window, chart, now, width, height, stale, utc }: DetailViewProps) {
   const tint = useTint();
   const look = row ? HEALTH_LOOK[row.health] : undefined;
   const s = detail.stats;
   const withDate = window.ms > 3_600_000;
   const chartLabel = CHART_METRICS.find((m) => m.key === chart)?.label ?? chart;
+  // The peak column is wide enough for its zone in the header: "peak (GMT+5:30)".
   const statLine = (label: string, cells: string[]): string =>
-    fitText(label, 13) + cells.map((c, i) => fitText(c, i === 3 ? (withDate ? 14 : 10) : 8, 'right')).join('');
+    fitText(label, 13) + cells.map((c, i) => fitText(c, i === 3 ? 17 : 8, 'right')).join('');
   let body: string[];
   if (detail.loading && !s) body = ['loading stats…', '', '', ''];
   else if (!s) body = [`no messages from ${safeText(service)} in the last ${window.label}`, '', '', ''];
   else
     body = [
-      statLine('', ['mean', 'min', 'max', 'peak at']),
+      statLine('', ['mean', 'min', 'max', `peak (${zoneName(utc, now)})`]),
       ...RESOURCES.map((r) =>
         statLine(r.label, [
           formatFixed1(s[r.key].mean),
           formatFixed1(s[r.key].min),
           formatFixed1(s[r.key].max),
-          formatClock(s[r.key].peakAt, withDate),
+          formatClock(s[r.key].peakAt, withDate, utc),
         ]),
       ),
     ];
-  const forecast = forecastLine(row, now);
+  const forecast = forecastLine(row, now, utc);
   // Every reason on its own line; only a chart squeezed to its minimum makes the last ones collapse to "+N more".
   const reasons = row?.reasons ?? [];
   const room = Math.max(0, height - FIXED_LINES - 1 - CHART_MIN - (forecast ? 1 : 0));
@@ -80,6 +95,7 @@ export function DetailView({ service, row, detail, window, chart, now, width, he
     height: Math.max(CHART_MIN, height - FIXED_LINES - 1 - reasonLines.length - (forecast ? 1 : 0)),
     metric: chart,
     withDate,
+    utc,
   });
   return (
     <Box flexDirection="column" height={height} width={width}>
@@ -90,7 +106,7 @@ export function DetailView({ service, row, detail, window, chart, now, width, he
       {reasonLines.map((reason, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: fixed positions
         <Text key={i} wrap="truncate" dimColor={stale}>
-          {`  · ${safeText(reason)}`}
+          {`  · ${safeText(tidyNumbers(reason))}`}
         </Text>
       ))}
       {forecast ? (

@@ -1,25 +1,26 @@
 import { Text } from 'ink';
 import { fitText } from './format.js';
 
-export type FooterMode = 'table' | 'detail' | 'help' | 'alerts' | 'filter' | 'confirm';
+export type FooterMode = 'table' | 'detail' | 'help' | 'alerts' | 'rejects' | 'filter' | 'confirm';
 
 export interface FooterProps {
   mode: FooterMode;
-  sort: string;
   window: string;
   chart: string;
 }
 
-/** The keys that work right now; the full list is behind `?`. */
-export function footerKeys({ mode, sort, window, chart }: FooterProps): string {
+/** The keys that work right now, within 80 columns; the full list (moving, S, u in the table) is behind `?`. */
+export function footerKeys({ mode, window, chart }: FooterProps): string {
   switch (mode) {
     case 'table':
-      // 80 columns with the longest sort label ("last seen"); j/k are in the help.
-      return `↑↓ move  ⏎ detail  / filter  s sort:${sort}  a alerts  b batch  ? help  q quit`;
+      // The sort shows in the status line and on its column, so the footer needs only the key.
+      return '⏎ detail  / filter  s/S sort  a alerts  x rejected  b batch  ? help  q quit';
     case 'detail':
-      return `Esc back  jk prev/next  w window:${window}  c chart:${chart}  r reload  b batch  q quit`;
+      return `Esc back  jk prev/next  w window:${window}  c chart:${chart}  r reload  u UTC  q quit`;
     case 'alerts':
       return 'Esc back  ↑↓/jk move  ⏎ service detail  r reload  b batch  ? help  q quit';
+    case 'rejects':
+      return 'Esc back  ↑↓/jk scroll  r load the newest  u UTC  b batch  ? help  q quit';
     case 'help':
       return 'Esc or ? close help  q quit';
     case 'filter':

@@ -1,5 +1,8 @@
 import { Box, Text } from 'ink';
-import { formatAgo, formatBytes, formatCount, formatDuration, formatRate, safeText } from './format.js';
+import { Fragment } from 'react';
+import stringWidth from 'string-width';
+import { formatAgo, formatBytes, formatCount, formatDuration, formatPct, formatRate, safeText } from './format.js';
+import { reasonCounts } from './RejectsView.js';
 import { HEALTH_LOOK, useTint } from './theme.js';
 import type { ConnectionState, Health, PipelineView } from './types.js';
 
@@ -31,6 +34,58 @@ export function connectionLabel(c: ConnectionState, now: number, host: string): 
 const BATCH_SYMBOL: Record<string, string> = { SUCCEEDED: '✔', FAILED: '✖', RUNNING: '◐' };
 const BATCH_COLOR: Record<string, string> = { SUCCEEDED: 'green', FAILED: 'red', RUNNING: 'yellow' };
 
+export interface Counter {
+  label: string;
+  /** The label when even one space apart the full ones do not fit. */
+  short: string;
+  value: string;
+  color?: string;
+  /** Said after the value when there is room: the top rejection reason. */
+  hint?: string;
+}
+
+/** The pipeline's counters, in the order shown; quarantined only once there is something quarantined. */
+export function pipelineCounters(p: PipelineView): Counter[] {
+  const reasons = reasonCounts(p);
+  const top = reasons[0];
+  const counters: Counter[] = [
+    { label: 'msg/s', short: 'msg/s', value: formatRate(p.messagesPerSecond) },
+    { label: 'accepted', short: 'acc', value: formatCount(p.accepted) },
+    {
+      label: 'rejected',
+      short: 'rej',
+      value: formatCount(p.rejected),
+      color: p.rejected > 0 ? 'yellow' : undefined,
+      hint: top ? ` (${safeText(top.reason)}${reasons.length > 1 ? ` +${reasons.length - 1}` : ''})` : undefined,
+    },
+    { label: 'drops', short: 'drop', value: formatCount(p.kernelDrops), color: p.kernelDrops ? 'red' : undefined },
+    { label: 'late', short: 'late', value: formatCount(p.late) },
+    { label: 'backlog', short: 'bklog', value: formatCount(p.backlogSegments) },
+  ];
+  if (p.quarantinedLines > 0) counters.push({ label: 'quarantined', short: 'quar', value: formatCount(p.quarantinedLines), color: 'yellow' });
+  return counters;
+}
+
+const COUNTER_STYLES = [
+  { short: false, sep: '  ', hint: true },
+  { short: false, sep: '  ', hint: false },
+  { short: false, sep: ' ', hint: false },
+  { short: true, sep: ' ', hint: false },
+] as const;
+
+/**
+ * The counters' texts in the first style that fits `width`: every counter stays, what gives way is the
+ * rejection hint, then the spacing, then the label length. Counts are at most five columns (formatCount), so
+ * the short style fits 80 columns with every counter at its widest.
+ */
+export function fitCounters(counters: readonly Counter[], width: number): { texts: string[]; sep: string } {
+  const styled = COUNTER_STYLES.map((st) => ({
+    sep: st.sep,
+    texts: counters.map((c) => `${st.short ? c.short : c.label} ${c.value}${st.hint && c.hint ? c.hint : ''}`),
+  }));
+  return styled.find((x) => stringWidth(x.texts.join(x.sep)) <= width) ?? styled.at(-1)!;
+}
+
 function hostOf(url: string): string {
   try {
     return new URL(url).host;
@@ -45,6 +100,8 @@ export function Header({ url, connection, pipeline, counts, now, staleFor, width
   const p = pipeline;
   const batch = p?.lastBatch;
   const order: Health[] = ['CRIT', 'SILENT', 'WARN', 'OK'];
+  const counters = p ? pipelineCounters(p) : [];
+  const fitted = fitCounters(counters, width);
   return (
     <Box flexDirection="column" width={width}>
       <Box>
@@ -72,12 +129,15 @@ export function Header({ url, connection, pipeline, counts, now, staleFor, width
       {p ? (
         <>
           <Text wrap="truncate">
-            {`msg/s ${formatRate(p.messagesPerSecond)}  accepted ${formatCount(p.accepted)}  `}
-            <Text color={p.rejected > 0 ? tint('yellow') : undefined}>{`rejected ${formatCount(p.rejected)}`}</Text>
-            {'  '}
-            <Text color={p.kernelDrops ? tint('red') : undefined}>{`drops ${formatCount(p.kernelDrops)}`}</Text>
-            {`  late ${formatCount(p.late)}  backlog ${formatCount(p.backlogSegments)}`}
-            {p.quarantinedLines > 0 ? <Text color={tint('yellow')}>{`  quarantined ${formatCount(p.quarantinedLines)}`}</Text> : null}
+            {fitted.texts.map((text, i) => {
+              const c = counters[i]!;
+              return (
+                <Fragment key={c.label}>
+                  {i > 0 ? fitted.sep : ''}
+                  <Text color={c.color ? tint(c.color) : undefined}>{text}</Text>
+                </Fragment>
+              );
+            })}
           </Text>
           {p.storageError ? (
             <Text wrap="truncate" bold color={tint('red')}>
@@ -93,7 +153,7 @@ export function Header({ url, connection, pipeline, counts, now, staleFor, width
             ) : (
               'none yet'
             )}
-            {batch?.status === 'RUNNING' && batch.mapProgress != null ? ` map ${batch.mapProgress}% reduce ${batch.reduceProgress ?? 0}%` : ''}
+            {batch?.status === 'RUNNING' && batch.mapProgress != null ? ` map ${formatPct(batch.mapProgress)} reduce ${formatPct(batch.reduceProgress ?? 0)}` : ''}
             {batch?.status === 'FAILED' && batch.error ? `: ${safeText(batch.error)}` : ''}
           </Text>
         </>

@@ -1,6 +1,8 @@
 import { Box, Text } from 'ink';
-import { fitText, formatAgo, formatGb, formatPct } from './format.js';
+import stringWidth from 'string-width';
+import { fitText, formatAgo, formatGb, formatPct, tidyNumbers } from './format.js';
 import type { ResourceHistory } from './history.js';
+import type { SortKey } from './service-order.js';
 import { sparkline } from './sparkline.js';
 import { HEALTH_LOOK, useTint } from './theme.js';
 import type { ServiceRow } from './types.js';
@@ -49,22 +51,39 @@ export function tableLayout(width: number): TableLayout {
 /** The first reason, cut to `width`, with "+N" when there are more (all of them are in the detail view). */
 export function reasonCell(reasons: readonly string[], width: number): string {
   if (width <= 0 || reasons.length === 0) return fitText('', width);
+  const first = tidyNumbers(reasons[0]!);
   const more = reasons.length > 1 ? ` +${reasons.length - 1}` : '';
-  if (more.length >= width - 4) return fitText(reasons[0]!, width);
-  return fitText(reasons[0]!, width - more.length) + more;
+  if (more.length >= width - 4) return fitText(first, width);
+  return fitText(first, width - more.length) + more;
 }
 
-export function tableHeader(layout: TableLayout): string {
+/** The sorted column and its direction, marked in the column header. */
+export interface SortMark {
+  key: SortKey;
+  arrow: '▲' | '▼';
+}
+
+/**
+ * A column header, with the sort arrow when it is the sorted column. A right-aligned header keeps a space
+ * before it, so a label that would touch the column to its left gives way to its short form (DSK▼, FREE▲).
+ */
+function headerCell(col: SortKey, label: string, short: string, width: number, sort: SortMark | undefined, align: 'left' | 'right' = 'right'): string {
+  if (sort?.key !== col) return fitText(label, width, align);
+  const marked = `${label}${sort.arrow}`;
+  return fitText(align === 'left' || stringWidth(marked) < width ? marked : `${short}${sort.arrow}`, width, align);
+}
+
+export function tableHeader(layout: TableLayout, sort?: SortMark): string {
   const base =
     '  ' +
-    fitText('HEALTH', 8) +
+    headerCell('health', 'HEALTH', 'HEALTH', 8, sort, 'left') +
     ' ' +
-    fitText('SERVICE', layout.name) +
-    fitText('CPU', 5, 'right') +
-    fitText('RAM', 5, 'right') +
-    fitText('DISK', 5, 'right') +
-    fitText('FREE GB', 8, 'right') +
-    fitText('SEEN', 8, 'right');
+    headerCell('name', 'SERVICE', 'SERVICE', layout.name, sort, 'left') +
+    headerCell('cpu', 'CPU', 'CPU', 5, sort) +
+    headerCell('ram', 'RAM', 'RAM', 5, sort) +
+    headerCell('disk', 'DISK', 'DSK', 5, sort) +
+    headerCell('free', 'FREE GB', 'FREE', 8, sort) +
+    headerCell('seen', 'SEEN', 'SEEN', 8, sort);
   const cpu = layout.spark ? ` ${fitText('CPU 15m', layout.spark)}` : '';
   const ram = layout.spark && layout.ramSpark ? ` ${fitText('RAM 15m', layout.spark)}` : '';
   return `${base}${cpu}${ram}${layout.reason ? ` ${fitText('REASON', layout.reason)}` : ''}`;
@@ -82,16 +101,17 @@ export interface ServiceTableProps {
   stale: boolean;
   /** Shown instead of rows when there are none. */
   empty: string;
+  sort: SortMark;
 }
 
-export function ServiceTable({ rows, offset, height, selected, width, now, history, stale, empty }: ServiceTableProps) {
+export function ServiceTable({ rows, offset, height, selected, width, now, history, stale, empty, sort }: ServiceTableProps) {
   const tint = useTint();
   const layout = tableLayout(width);
   const shown = rows.slice(offset, offset + height);
   return (
     <Box flexDirection="column" height={height + 1}>
       <Text bold wrap="truncate">
-        {tableHeader(layout)}
+        {tableHeader(layout, sort)}
       </Text>
       {shown.length === 0 ? (
         <Text dimColor wrap="truncate">

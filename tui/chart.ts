@@ -67,6 +67,8 @@ export interface ChartOptions {
   metric: ChartMetric;
   /** Show dates on the time axis (multi-day windows). */
   withDate?: boolean;
+  /** The time axis in UTC instead of the local zone. */
+  utc?: boolean;
 }
 
 const GUTTER = 6;
@@ -85,8 +87,8 @@ export function renderChart(buckets: readonly BucketView[], o: ChartOptions): st
     return '';
   };
   const lines = bars.map((row, r) => `${label(r).padStart(GUTTER - 2)} ┤${row}`);
-  const left = formatClock(o.from, o.withDate).slice(0, o.withDate ? 12 : 5);
-  const right = formatClock(o.to, o.withDate).slice(0, o.withDate ? 12 : 5);
+  const left = formatClock(o.from, o.withDate, o.utc).slice(0, o.withDate ? 12 : 5);
+  const right = formatClock(o.to, o.withDate, o.utc).slice(0, o.withDate ? 12 : 5);
   const gap = plotWidth - left.length - right.length;
   lines.push(' '.repeat(GUTTER) + (gap > 0 ? left + ' '.repeat(gap) + right : left).slice(0, plotWidth));
   return lines;

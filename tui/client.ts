@@ -11,6 +11,7 @@ import type {
   ConnectionState,
   DashboardClient,
   PipelineView,
+  RejectedView,
   ResourceStat,
   ServiceHistory,
   ServiceRow,
@@ -24,6 +25,7 @@ import {
   ALERTS_SUBSCRIPTION,
   HISTORY_QUERY,
   PIPELINE_SUBSCRIPTION,
+  REJECTED_SAMPLE_QUERY,
   RUN_BATCH_MUTATION,
   SERIES_QUERY,
   SERVICES_SUBSCRIPTION,
@@ -105,6 +107,7 @@ export const toPipeline = (w: Wire['pipeline']): PipelineView => ({
   startedAt: ms(w.startedAt),
   lastBatch: w.lastBatch ? toBatchRun(w.lastBatch) : null,
 });
+export const toRejected = (w: Wire['rejected']): RejectedView => ({ ...w, at: ms(w.at) });
 export const toStats = (w: Wire['stats']): ServiceStatsView => ({
   ...w,
   cpu: resource(w.cpu),
@@ -328,6 +331,10 @@ export function createHmsClient(url: string = DEFAULT_URL, opts: HmsClientOption
     subscribeAlerts: (onData, onError) => live<Wire['alert'], AlertView>(ALERTS_SUBSCRIPTION, 'alerts', toAlert, onData, onError),
     async runBatch(full) {
       return toBatchRun(await request<Wire['batch']>(RUN_BATCH_MUTATION, { full }, 'runBatch', batchTimeoutMs, true));
+    },
+    async rejectedSample() {
+      const p = await request<{ rejectedSample: Wire['rejected'][] }>(REJECTED_SAMPLE_QUERY, {}, 'pipeline', queryTimeoutMs);
+      return p.rejectedSample.map(toRejected);
     },
     close() {
       if (closed) return;

@@ -10,13 +10,15 @@ import { DETAIL_WINDOWS } from './detail-window.js';
 import { filterServices, nextSortKey, type SortKey, sortServices } from './service-order.js';
 import type { AlertView, ServiceRow } from './types.js';
 
-export type View = 'table' | 'detail' | 'help' | 'alerts';
+export type View = 'table' | 'detail' | 'help' | 'alerts' | 'rejects';
 
 export interface UiState {
   view: View;
   /** Where Esc in the help screen returns to. */
   helpFrom: View;
   sortKey: SortKey;
+  /** `S` turns the sort round; `s` starts the next key in its natural direction. */
+  sortReversed: boolean;
   filter: string;
   editingFilter: boolean;
   /** The selected service by name (rows re-sort under it) and the row it was last seen at. */
@@ -32,6 +34,12 @@ export interface UiState {
   chartIndex: number;
   /** Bumped by `r` to reload the detail view. */
   reload: number;
+  /** Bumped when the rejections pane opens or on `r` there, to load the newest rejected datagrams. */
+  rejectsReload: number;
+  /** The first sample shown in the rejections pane. */
+  rejectsTop: number;
+  /** Clock times in UTC instead of the local zone (`u`). */
+  utc: boolean;
   confirming: boolean;
 }
 
@@ -39,6 +47,7 @@ export const INITIAL_UI: UiState = {
   view: 'table',
   helpFrom: 'table',
   sortKey: 'health',
+  sortReversed: false,
   filter: '',
   editingFilter: false,
   selection: { name: null, index: 0 },
@@ -49,6 +58,9 @@ export const INITIAL_UI: UiState = {
   windowIndex: 0,
   chartIndex: 0,
   reload: 0,
+  rejectsReload: 0,
+  rejectsTop: 0,
+  utc: false,
   confirming: false,
 };
 
@@ -65,6 +77,8 @@ export interface KeyContext {
   alerts: readonly AlertView[];
   /** Rows per page for PgUp/PgDn. */
   pageSize: number;
+  /** The rejections pane's last first sample: the one that still fills the pane (0 when all fit). */
+  rejectsMaxTop: number;
   /** A batch requested from this dashboard is still running. */
   batchBusy: boolean;
 }
@@ -88,14 +102,67 @@ export type KeyLike = Pick<
   | 'delete'
 >;
 
-let cache: { services: readonly ServiceRow[]; sortKey: SortKey; filter: string; rows: readonly ServiceRow[] } | null = null;
+let cache: { services: readonly ServiceRow[]; ui: SortAndFilter; rows: readonly ServiceRow[] } | null = null;
+
+type SortAndFilter = Pick<UiState, 'sortKey' | 'sortReversed' | 'filter'>;
 
 /** Sorted then filtered; memoised on its inputs because both the render and every keypress ask for it. */
-export function visibleRows(services: readonly ServiceRow[], sortKey: SortKey, filter: string): readonly ServiceRow[] {
-  if (cache && cache.services === services && cache.sortKey === sortKey && cache.filter === filter) return cache.rows;
-  const rows = filterServices(sortServices(services, sortKey), filter);
-  cache = { services, sortKey, filter, rows };
+export function visibleRows(services: readonly ServiceRow[], ui: SortAndFilter): readonly ServiceRow[] {
+  const c = cache;
+  if (c && c.services === services && c.ui.sortKey === ui.sortKey && c.ui.sortReversed === ui.sortReversed && c.ui.filter === ui.filter) {
+    return c.rows;
+  }
+  const rows = filterServices(sortServices(services, ui.sortKey, ui.sortReversed), ui.filter);
+  cache = { services, ui: { sortKey: ui.sortKey, sortReversed: ui.sortReversed, filter: ui.filter }, rows };
   return rows;
+}
+
+/** A key with no flag set: a plain character. */
+export const NO_KEY: KeyLike = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageUp: false,
+  pageDown: false,
+  home: false,
+  end: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  meta: false,
+  backspace: false,
+  delete: false,
+};
+
+/** The key Ink reports for `ch` read on its own (its parse-keypress), for the characters the dashboard reads. */
+function charKey(ch: string): [string, KeyLike] {
+  switch (ch) {
+    case '\r':
+    case '\n':
+      return ['', { ...NO_KEY, return: true }];
+    case '\u007f':
+      return ['', { ...NO_KEY, delete: true }];
+    case '\b':
+      return ['', { ...NO_KEY, backspace: true }];
+  }
+  const code = ch.codePointAt(0) ?? 0;
+  // Ctrl-A..Ctrl-Z arrive as 0x01-0x1a; the tab (0x09) and the rest of the controls mean nothing here.
+  if (code >= 1 && code <= 26 && ch !== '\t') return [String.fromCharCode(code + 96), { ...NO_KEY, ctrl: true }];
+  if (code < 32) return ['', NO_KEY];
+  return [ch, NO_KEY];
+}
+
+/**
+ * The keys in one input event, in order. Keys that arrive in one read (typed fast, auto-repeat, a paste, tmux
+ * send-keys) reach useInput as one string, and Ink parses only a lone key: "xy" + two backspaces comes with
+ * no key flag set, and "jj\r" is two moves and an Enter, not text. Ink splits escape sequences (arrows, Esc)
+ * out of a read before this, so a run holds plain characters: each becomes the key it is on its own.
+ */
+export function splitKeys(input: string, key: KeyLike): [string, KeyLike][] {
+  if (input.length <= 1 || key.ctrl || key.meta || input.includes('\u001B')) return [[input, key]];
+  const chars = Array.from(input);
+  return chars.length === 1 ? [[input, key]] : chars.map(charKey);
 }
 
 /** Index of the selected row in `rows`: where its service is now, else the row it was at (clamped); -1 if none. */
@@ -114,7 +181,7 @@ function moveTo(ui: UiState, rows: readonly ServiceRow[], index: number): UiStat
 }
 
 function navigate(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): UiState | null {
-  const rows = visibleRows(ctx.services, ui.sortKey, ui.filter);
+  const rows = visibleRows(ctx.services, ui);
   const at = selectedIndex(rows, ui.selection);
   const page = Math.max(1, ctx.pageSize);
   if (key.upArrow || input === 'k') return moveTo(ui, rows, at - 1);
@@ -150,7 +217,7 @@ function alertsKey(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): R
     const alert = ctx.alerts[at];
     if (!alert) return { ui };
     // The table cursor moves to the service too, so j/k in the detail view continue from it.
-    const rows = visibleRows(ctx.services, ui.sortKey, ui.filter);
+    const rows = visibleRows(ctx.services, ui);
     const index = Math.max(0, rows.findIndex((r) => r.service === alert.service));
     return {
       ui: {
@@ -166,6 +233,22 @@ function alertsKey(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): R
   return { ui };
 }
 
+/** The rejections pane: j/k scroll the samples a datagram at a time, r loads the newest, Esc (or `x`) goes back. */
+function rejectsKey(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): Result {
+  if (key.escape || key.leftArrow || input === 'h' || input === 'x') return { ui: { ...ui, view: 'table' } };
+  if (input === 'r') return { ui: { ...ui, rejectsReload: ui.rejectsReload + 1, rejectsTop: 0 } };
+  const page = Math.max(1, ctx.pageSize);
+  let to: number | null = null;
+  if (key.upArrow || input === 'k') to = ui.rejectsTop - 1;
+  else if (key.downArrow || input === 'j') to = ui.rejectsTop + 1;
+  else if (key.pageUp) to = ui.rejectsTop - page;
+  else if (key.pageDown) to = ui.rejectsTop + page;
+  else if (key.home || input === 'g') to = 0;
+  else if (key.end || input === 'G') to = ctx.rejectsMaxTop;
+  if (to === null) return { ui };
+  return { ui: { ...ui, rejectsTop: Math.max(0, Math.min(ctx.rejectsMaxTop, to)) } };
+}
+
 function filterKey(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): Result {
   if (key.escape) return { ui: { ...ui, filter: '', editingFilter: false } };
   if (isEnter(input, key)) return { ui: { ...ui, editingFilter: false } };
@@ -173,14 +256,14 @@ function filterKey(ui: UiState, input: string, key: KeyLike, ctx: KeyContext): R
   if (input === 'u' && key.ctrl) return { ui: { ...ui, filter: '' } };
   if (key.upArrow || key.downArrow || key.pageUp || key.pageDown) return { ui: navigate(ui, '', key, ctx) ?? ui };
   if (!input || key.ctrl || key.meta) return { ui };
-  // Pasted text arrives as one string; control characters in it are dropped.
+  // splitKeys hands over one character at a time; control characters that still get here are dropped.
   const printable = Array.from(input)
     .filter((ch) => ch >= ' ' && ch !== '\u007f')
     .join('');
   if (!printable) return { ui };
   // A new filter puts the cursor on the first service it matches.
   const filter = ui.filter + printable;
-  const first = visibleRows(ctx.services, ui.sortKey, filter)[0];
+  const first = visibleRows(ctx.services, { ...ui, filter })[0];
   return { ui: { ...ui, filter, selection: { name: first?.service ?? null, index: 0 } } };
 }
 
@@ -200,6 +283,9 @@ export function handleKey(ui: UiState, input: string, key: KeyLike, ctx: KeyCont
   }
   if (input === '?') return { ui: { ...ui, view: 'help', helpFrom: ui.view } };
   if (input === 'b') return ctx.batchBusy ? { ui, effect: { type: 'batch-busy' } } : { ui: { ...ui, confirming: true } };
+  if (input === 'u') return { ui: { ...ui, utc: !ui.utc } };
+  if (ui.view === 'rejects') return rejectsKey(ui, input, key, ctx);
+  if (input === 'x') return { ui: { ...ui, view: 'rejects', rejectsReload: ui.rejectsReload + 1, rejectsTop: 0 } };
   if (ui.view === 'alerts') return alertsKey(ui, input, key, ctx);
   if (input === 'a') return { ui: { ...ui, view: 'alerts', alertsReload: ui.alertsReload + 1 } };
 
@@ -214,14 +300,15 @@ export function handleKey(ui: UiState, input: string, key: KeyLike, ctx: KeyCont
   const moved = navigate(ui, input, key, ctx);
   if (moved) return { ui: moved };
   if (isEnter(input, key) || key.rightArrow || input === 'l') {
-    const rows = visibleRows(ctx.services, ui.sortKey, ui.filter);
+    const rows = visibleRows(ctx.services, ui);
     const at = selectedIndex(rows, ui.selection);
     const row = rows[at];
     if (!row) return { ui };
     return { ui: { ...ui, view: 'detail', detailFrom: 'table', detailName: row.service, selection: { name: row.service, index: at } } };
   }
   if (input === '/') return { ui: { ...ui, editingFilter: true } };
-  if (input === 's') return { ui: { ...ui, sortKey: nextSortKey(ui.sortKey) } };
+  if (input === 's') return { ui: { ...ui, sortKey: nextSortKey(ui.sortKey), sortReversed: false } };
+  if (input === 'S') return { ui: { ...ui, sortReversed: !ui.sortReversed } };
   if (key.escape) return { ui: { ...ui, filter: '' }, effect: { type: 'clear-notice' } };
   return { ui };
 }

@@ -24,14 +24,23 @@ export const formatFixed1 = (v: number): string => (Number.isFinite(v) ? v.toFix
 /** Free space in GB: one decimal under 100 GB, whole GB above. */
 export const formatGb = (v: number): string => (!Number.isFinite(v) ? '-' : v < 100 ? v.toFixed(1) : v.toFixed(0));
 
-/** Compact counts for the header: 999, 12.3k, 1.23M, 4.56G. */
+const COUNT_UNITS: readonly [number, string][] = [
+  [1e3, 'k'],
+  [1e6, 'M'],
+  [1e9, 'G'],
+  [1e12, 'T'],
+];
+
+/** Compact counts for the header, three significant digits, five columns at most: 999, 1.23k, 12.3k, 123k, 1.23M. */
 export function formatCount(n: number | null | undefined): string {
   if (n == null || !Number.isFinite(n)) return '-';
-  const a = Math.abs(n);
-  if (a < 1000) return String(Math.round(n));
-  if (a < 1e6) return `${(n / 1e3).toFixed(a < 1e4 ? 2 : 1)}k`;
-  if (a < 1e9) return `${(n / 1e6).toFixed(a < 1e7 ? 2 : 1)}M`;
-  return `${(n / 1e9).toFixed(2)}G`;
+  if (Math.abs(Math.round(n)) < 1000) return String(Math.round(n));
+  // The unit where the value rounds below 1000 (999,600 is 1.00M, not 1000k).
+  let i = 0;
+  while (i < COUNT_UNITS.length - 1 && Math.abs(n / COUNT_UNITS[i]![0]) >= 999.5) i++;
+  const [size, unit] = COUNT_UNITS[i]!;
+  const v = Math.abs(n / size);
+  return `${(n / size).toFixed(v < 9.995 ? 2 : v < 99.95 ? 1 : 0)}${unit}`;
 }
 
 /** Exact counts with thousands separators for the detail view: 3,600. */
@@ -44,11 +53,40 @@ export const formatRate = (n: number | null | undefined): string =>
 const pad2 = (n: number): string => String(n).padStart(2, '0');
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** Local wall-clock time, "14:02:11"; with `withDate`, "Nov 27 14:02" (a 7-day window spans dates). */
-export function formatClock(ms: number, withDate = false): string {
+/**
+ * Wall-clock time in the local zone, or in UTC with `utc`: "14:02:11"; with `withDate`, "Nov 27 14:02" (a 7-day
+ * window spans dates). Shown next to `zoneName`, so a reader knows which clock it is.
+ */
+export function formatClock(ms: number, withDate = false, utc = false): string {
   const d = new Date(ms);
-  const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
-  return withDate ? `${MONTHS[d.getMonth()]} ${pad2(d.getDate())} ${hm}` : `${hm}:${pad2(d.getSeconds())}`;
+  const [month, day, h, m, sec] = utc
+    ? [d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
+    : [d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+  const hm = `${pad2(h)}:${pad2(m)}`;
+  return withDate ? `${MONTHS[month]} ${pad2(day)} ${hm}` : `${hm}:${pad2(sec)}`;
+}
+
+/**
+ * The zone `formatClock` shows at `ms`: "UTC", or the local zone's short name ("EST", "GMT+1"; the summer name
+ * in summer). Built on each call, not cached: it is asked a few times a frame, and TZ may change under it.
+ */
+export function zoneName(utc: boolean, ms: number): string {
+  if (utc) return 'UTC';
+  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(ms).find((p) => p.type === 'timeZoneName');
+  return part?.value ?? 'local';
+}
+
+/**
+ * A number from the daemon's text with what the eye can use: at least 3 significant digits, never fewer than
+ * its whole part ("+304.23%/h" reads "+304%/h", "56.025000000000006" "56", "2.147" "2.15"). Only decimals
+ * standing alone are touched: an address or a version ("10.0.0.7", "1.2.3") is left as it is.
+ */
+export function tidyNumbers(text: string): string {
+  return text.replace(/(?<![\d.])\d+\.\d+(?!\d|\.\d)/g, (n) => {
+    const v = Number(n);
+    const whole = Math.trunc(v).toString().length;
+    return String(Number(v.toPrecision(Math.min(100, Math.max(3, v >= 1 ? whole : 3)))));
+  });
 }
 
 /**
@@ -92,11 +130,11 @@ export function fitText(s: string, width: number, align: 'left' | 'right' = 'lef
  * When a resource fills up at its current trend: "disk full in 5h (at 03:12)", with the date when it is more
  * than a day away; "disk full now" once the time has passed; null without a forecast.
  */
-export function formatForecast(what: string, fullAt: number | null, now: number): string | null {
+export function formatForecast(what: string, fullAt: number | null, now: number, utc = false): string | null {
   if (fullAt == null || !Number.isFinite(fullAt)) return null;
   if (fullAt <= now) return `${what} full now`;
-  const at = fullAt - now > 86_400_000 ? formatClock(fullAt, true) : formatClock(fullAt).slice(0, 5);
-  return `${what} full in ${formatDuration(fullAt - now)} (at ${at})`;
+  const at = fullAt - now > 86_400_000 ? formatClock(fullAt, true, utc) : formatClock(fullAt, false, utc).slice(0, 5);
+  return `${what} full in ${formatDuration(fullAt - now)} (at ${at} ${zoneName(utc, fullAt)})`;
 }
 
 /** Bytes for the header: "512 B", "12.3 MiB". */

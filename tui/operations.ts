@@ -31,6 +31,8 @@ export const SERIES_QUERY = `query Series($service: String!, $from: DateTime!, $
 export const HISTORY_QUERY = `query History($from: DateTime!, $to: DateTime!, $services: [String!]) {
   history(from: $from, to: $to, services: $services) { service buckets { start cpu { max } ram { max } } }
 }`;
+// Asked for when the rejections pane opens, not pushed: up to 100 datagrams of 200 bytes each, every second.
+export const REJECTED_SAMPLE_QUERY = `query RejectedSample { pipeline { rejectedSample { at reason detail from excerpt } } }`;
 export const ALERTS_QUERY = `query Alerts($active: Boolean) { alerts(active: $active) { ${ALERT} } }`;
 export const ALERTS_SUBSCRIPTION = `subscription AlertChanges { alerts { ${ALERT} } }`;
 export const RUN_BATCH_MUTATION = `mutation RunBatch($full: Boolean) { runBatch(full: $full) { ${BATCH} } }`;

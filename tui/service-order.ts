@@ -6,15 +6,18 @@ export const HEALTH_RANK: Readonly<Record<Health, number>> = { CRIT: 0, SILENT: 
 
 export type SortKey = 'health' | 'name' | 'cpu' | 'ram' | 'disk' | 'free' | 'seen';
 
-/** The order `s` cycles through, with the label the footer shows. */
-export const SORT_KEYS: readonly { key: SortKey; label: string }[] = [
-  { key: 'health', label: 'health' },
-  { key: 'cpu', label: 'cpu' },
-  { key: 'ram', label: 'ram' },
-  { key: 'disk', label: 'disk' },
-  { key: 'free', label: 'free disk' },
-  { key: 'seen', label: 'last seen' },
-  { key: 'name', label: 'name' },
+/**
+ * The order `s` cycles through, with the label the status line shows and the direction of each sort as the
+ * column reads it: ▼ the largest first (the worst health, the busiest, the longest ago), ▲ the smallest.
+ */
+export const SORT_KEYS: readonly { key: SortKey; label: string; arrow: '▲' | '▼' }[] = [
+  { key: 'health', label: 'health', arrow: '▼' },
+  { key: 'cpu', label: 'cpu', arrow: '▼' },
+  { key: 'ram', label: 'ram', arrow: '▼' },
+  { key: 'disk', label: 'disk', arrow: '▼' },
+  { key: 'free', label: 'free disk', arrow: '▲' },
+  { key: 'seen', label: 'last seen', arrow: '▼' },
+  { key: 'name', label: 'name', arrow: '▲' },
 ];
 
 const byName = (a: ServiceRow, b: ServiceRow): number => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0);
@@ -31,8 +34,10 @@ const COMPARE: Record<SortKey, (a: ServiceRow, b: ServiceRow) => number> = {
   seen: (a, b) => a.lastSeen - b.lastSeen || byHealth(a, b),
 };
 
-export function sortServices(rows: readonly ServiceRow[], key: SortKey): ServiceRow[] {
-  return [...rows].sort(COMPARE[key]);
+/** `reversed` turns the whole order round, ties included, so S twice gives back the same table. */
+export function sortServices(rows: readonly ServiceRow[], key: SortKey, reversed = false): ServiceRow[] {
+  const compare = COMPARE[key];
+  return [...rows].sort(reversed ? (a, b) => compare(b, a) : compare);
 }
 
 export function nextSortKey(key: SortKey): SortKey {
@@ -41,6 +46,12 @@ export function nextSortKey(key: SortKey): SortKey {
 }
 
 export const sortLabel = (key: SortKey): string => SORT_KEYS.find((s) => s.key === key)?.label ?? key;
+
+/** ▼ or ▲: the direction the sorted column reads in (see SORT_KEYS). */
+export function sortArrow(key: SortKey, reversed: boolean): '▲' | '▼' {
+  const natural = SORT_KEYS.find((s) => s.key === key)?.arrow ?? '▼';
+  return reversed === (natural === '▼') ? '▲' : '▼';
+}
 
 /** Case-insensitive substring of the name; a query that is exactly a health word ("crit") selects that health. */
 export function filterServices(rows: readonly ServiceRow[], query: string): readonly ServiceRow[] {

@@ -8,6 +8,7 @@ import type {
   Step,
   HistoryQuery,
   PipelineSubscription,
+  RejectedSampleQuery,
   RunBatchMutation,
   SeriesQuery,
   ServicesSubscription,
@@ -29,6 +30,7 @@ export interface Wire {
   alert: AlertsQuery['alerts'][number];
   batch: RunBatchMutation['runBatch'];
   pipeline: PipelineSubscription['pipeline'];
+  rejected: RejectedSampleQuery['pipeline']['rejectedSample'][number];
 }
 
 export type ServiceRow = WithTimes<Wire['service'], 'lastSeen' | 'diskFullAt' | 'ramFullAt'>;
@@ -38,6 +40,8 @@ export type BucketView = Omit<WithTimes<Wire['bucket'], 'start'>, 'cpu' | 'ram' 
 /** One alert episode of one rule on one service, from firing to resolution. */
 export type AlertView = WithTimes<Wire['alert'], 'startedAt' | 'endedAt'>;
 export type BatchRunView = WithTimes<Wire['batch'], 'startedAt' | 'finishedAt' | 'watermark'>;
+/** One rejected datagram the daemon kept: why, from where, and its first bytes as text. */
+export type RejectedView = WithTimes<Wire['rejected'], 'at'>;
 export type PipelineView = Omit<WithTimes<Wire['pipeline'], 'watermark' | 'startedAt'>, 'lastBatch'> & { lastBatch: BatchRunView | null };
 
 /** The per-minute peaks of one service, as the sparklines draw them (from the `history` query). */
@@ -80,5 +84,7 @@ export interface DashboardClient {
   /** Every alert state change (FIRING, RESOLVED) as it happens; changes missed while disconnected are not replayed. */
   subscribeAlerts(onData: (alert: AlertView) => void, onError: (message: string) => void): Unsubscribe;
   runBatch(full: boolean): Promise<BatchRunView>;
+  /** The newest rejected datagrams the daemon keeps (at most 100), newest first. */
+  rejectedSample(): Promise<RejectedView[]>;
   close(): void;
 }

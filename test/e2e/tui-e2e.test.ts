@@ -39,11 +39,13 @@ async function fedDaemon(args: string[] = [], dataDir?: string): Promise<Daemon>
 
 const tuiCommand = (url: string) => `${process.execPath} --import tsx ${CLI} tui --url ${url}`;
 
-test.serial('the dashboard shows live health worst first; filter, detail, Esc and q work; the terminal is restored', async (t) => {
+test.serial('the dashboard shows live health worst first; filter, detail, rejections, Esc and q work; the terminal is restored', async (t) => {
   const d = await fedDaemon();
+  // Two datagrams the daemon refuses, one with a terminal escape that must not reach the screen raw.
+  await sendUdp(d.udpPort, ['not json at all', '{"service":"evil\u001b[2J"']);
   const term = new Tmux();
   cleanups.push(() => term.kill());
-  await term.start(tuiCommand(d.url), 100, 30, { NO_COLOR: '1', TERM: 'xterm-256color' });
+  await term.start(tuiCommand(d.url), 100, 30, { NO_COLOR: '1', TERM: 'xterm-256color', TZ: 'America/New_York' });
   const screen = await term.waitFor(/CRIT\s+bravo[\s\S]*WARN\s+charlie[\s\S]*OK\s+alpha/);
   const rows = screen.split('\n');
   const rowOf = (name: string) => rows.findIndex((l) => l.includes(` ${name} `));
@@ -65,9 +67,20 @@ test.serial('the dashboard shows live health worst first; filter, detail, Esc an
   const warn = lines.findIndex((l) => /WARN\s+charlie\s+disk\s+FIRING/.test(l));
   t.true(warn > crit, pane);
   await term.keys('Escape');
-  await term.waitFor(/HEALTH\s+SERVICE/);
+  await term.waitFor(/HEALTH▼\s+SERVICE/);
 
-  await term.keys('/', 'c', 'h', 'a', 'Enter');
+  // The rejections pane, from the daemon's own sample: the reason, and the datagram shown with its escape spelled out.
+  await term.keys('x');
+  const rejects = await term.waitFor(/Newest rejected datagrams as of \d\d:\d\d:\d\d EST: 2 kept/);
+  t.regex(rejects, /Rejected 2 of \d+ received/);
+  t.regex(rejects, /\s2 100\.0% {2}malformed_json/);
+  t.regex(rejects, /from 127\.0\.0\.1:\d+ {2}not json at all/);
+  t.true(rejects.includes('{"service":"evil\\u{1b}[2J"'), rejects);
+  await term.keys('Escape');
+  await term.waitFor(/HEALTH▼\s+SERVICE/);
+
+  // Keys sent in one go arrive in one read, backspaces among them: the filter is "cha", not "xycha".
+  await term.keys('/', 'x', 'y', 'BSpace', 'BSpace', 'c', 'h', 'a', 'Enter');
   const filtered = await term.waitFor(/matching \/cha/);
   t.false(filtered.includes(' alpha '));
   t.true(filtered.includes(' charlie '));
@@ -78,9 +91,12 @@ test.serial('the dashboard shows live health worst first; filter, detail, Esc an
   t.regex(detail, /20 messages: batch 0 \+ realtime 20/);
   t.regex(detail, /Disk used %\s+90\.0\s+90\.0\s+90\.0/);
   t.regex(detail, /CPU %\s+50\.0/);
+  t.regex(detail, /peak \(EST\)/, 'times in the local zone (TZ), named');
+  await term.keys('u');
+  await term.waitFor(/peak \(UTC\)/);
 
   await term.keys('Escape');
-  await term.waitFor(/HEALTH\s+SERVICE/);
+  await term.waitFor(/HEALTH▼\s+SERVICE/);
   await term.resize(80, 24);
   await term.waitFor(/charlie/);
   await term.keys('q');

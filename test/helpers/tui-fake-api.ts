@@ -101,7 +101,9 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
         authMode: 'off',
         acceptedSigned: 0,
         compat: [],
-        rejectedSample: [],
+        rejectedSample: [
+          { at: (t - 4000) * US + 123, reason: 'schema', detail: 'cpu: expected a number', from: '10.0.0.7:50123', excerpt: '{"cpu":"high"}' },
+        ],
         recvBufferBytes: 4 * 1024 * 1024,
         recvBufferAdvice: null,
         ingestWorkers: [],

@@ -6,6 +6,7 @@ import type {
   ConnectionState,
   DashboardClient,
   PipelineView,
+  RejectedView,
   ServiceHistory,
   ServiceRow,
   ServiceStatsView,
@@ -35,6 +36,10 @@ export class FakeClient implements DashboardClient {
   historyFixture: ServiceHistory[] = [];
   /** Answered by `alerts`, filtered by `active` as the daemon does (newest first is the caller's fixture order). */
   alertsFixture: AlertView[] = [];
+  /** Answered by `rejectedSample`. */
+  rejectedFixture: RejectedView[] = [];
+  /** How many times `rejectedSample` was asked. */
+  rejectedCalls = 0;
   readonly queries: QueryCall[] = [];
   readonly batchCalls: boolean[] = [];
   readonly historyCalls: HistoryCall[] = [];
@@ -114,6 +119,11 @@ export class FakeClient implements DashboardClient {
     this.batchCalls.push(full);
     if (this.batchResult instanceof Error) throw this.batchResult;
     return this.batchResult;
+  }
+
+  async rejectedSample(): Promise<RejectedView[]> {
+    this.rejectedCalls++;
+    return this.rejectedFixture;
   }
 
   close(): void {

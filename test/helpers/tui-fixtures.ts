@@ -2,6 +2,7 @@
 import { mulberry32 } from '../../mock/random.js';
 import type {
   AlertView,
+  BatchRunView,
   BucketView,
   Health,
   PipelineView,
@@ -146,4 +147,37 @@ export function ordersSeries(): BucketView[] {
     });
   }
   return out;
+}
+
+const HUGE = 987_654_321_012;
+
+/** Every counter at its widest (a count takes at most five columns) and the longest reasons: the 80-column worst case. */
+export function widestPipeline(): PipelineView {
+  return pipeline({
+    messagesPerSecond: 123_456.7,
+    received: HUGE,
+    accepted: HUGE,
+    rejected: HUGE,
+    rejectedBy: [
+      { reason: 'storage_unavailable', count: HUGE },
+      { reason: 'schema', count: 1 },
+    ],
+    kernelDrops: HUGE,
+    late: HUGE,
+    backlogSegments: 12_345,
+    quarantinedLines: HUGE,
+  });
+}
+
+/** A finished MapReduce batch as the daemon reports one: a UUID id, an hour long, large counts. */
+export function longBatch(): BatchRunView {
+  return {
+    ...pipeline().lastBatch!,
+    id: '3f2a9c1d-5b7e-4c1a-9e2f-0123456789ab',
+    engine: 'mapreduce',
+    records: 123_456_789,
+    partitions: 4096,
+    startedAt: NOW - 3_725_000,
+    finishedAt: NOW,
+  };
 }

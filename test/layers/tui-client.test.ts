@@ -98,6 +98,11 @@ test.serial('subscriptions, queries and the mutation round-trip through the real
   t.is(series[0]!.start, from);
   t.is(api.queries.at(-1)?.step, 'MINUTE');
 
+  // The rejections pane's query: µs DateTime to ms, newest first as the daemon keeps them.
+  const rejected = await client.rejectedSample();
+  const sample = (await api.pipeline()).rejectedSample[0]!;
+  t.deepEqual(rejected, [{ ...sample, at: Math.floor(sample.at / 1000) }]);
+
   const run = await client.runBatch(true);
   t.is(run.mode, 'FULL');
   t.is(run.status, 'SUCCEEDED');

@@ -2,14 +2,26 @@
 import '../helpers/tui-env.js';
 import test from 'ava';
 import { render } from 'ink-testing-library';
+import stringWidth from 'string-width';
 import { Dashboard } from '../../tui/Dashboard.js';
 import { ErrorBoundary } from '../../tui/ErrorBoundary.js';
 import { colorEnabled } from '../../tui/theme.js';
 import { tableLayout } from '../../tui/ServiceTable.js';
-import type { AlertView, ConnectionState, ServiceRow } from '../../tui/types.js';
+import type { AlertView, ConnectionState, RejectedView, ServiceRow } from '../../tui/types.js';
 import { FakeClient } from '../helpers/tui-fake-client.js';
 import { measureFrameTimes } from '../helpers/tui-frame-time.js';
-import { alert, clock, NOW, ORDERS_STATS, ordersSeries, pipeline, risingHistory, row } from '../helpers/tui-fixtures.js';
+import {
+  alert,
+  clock,
+  longBatch,
+  NOW,
+  ORDERS_STATS,
+  ordersSeries,
+  pipeline,
+  risingHistory,
+  row,
+  widestPipeline,
+} from '../helpers/tui-fixtures.js';
 
 const URL = 'http://127.0.0.1:4000/graphql';
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
@@ -194,7 +206,7 @@ test.serial('the detail view shows the fixture stats for the window, and w moves
   t.is(day.to - day.from, 24 * 3_600_000);
   t.is(day.step, 'HOUR');
   await m.press('\u001B');
-  t.regex(m.frame(), /HEALTH\s+SERVICE/);
+  t.regex(m.frame(), /HEALTH▼\s+SERVICE/);
   m.unmount();
 });
 
@@ -225,12 +237,12 @@ test.serial('/ filters by name as you type; Esc clears it', async (t) => {
 test.serial('s cycles the sort: cpu puts the busiest first', async (t) => {
   const m = await mount(FLEET);
   await m.press('s');
-  t.regex(m.frame(), /sort:cpu/);
+  t.regex(m.frame(), /sort: cpu ▼/);
   t.deepEqual(tableOrder(m.frame(), NAMES), ['billing', 'search', 'payments', 'alpha-ok', 'payouts', 'auth', 'zeta-ok', 'mailer']);
   await m.press('s', 's', 's');
-  t.regex(m.frame(), /sort:free disk/);
+  t.regex(m.frame(), /sort: free disk ▲/);
   await m.press('s');
-  t.regex(m.frame(), /sort:last seen/);
+  t.regex(m.frame(), /sort: last seen ▼/);
   t.is(tableOrder(m.frame(), NAMES)[0], 'mailer');
   m.unmount();
 });
@@ -268,7 +280,7 @@ test.serial('b asks before running a batch; n cancels, y runs an incremental one
   t.deepEqual(m.client.batchCalls, []);
   await m.press('b', 'y');
   t.deepEqual(m.client.batchCalls, [false]);
-  t.regex(m.frame(), /batch b-18 SUCCEEDED · INCREMENTAL · duckdb · 4\.20k records/);
+  t.regex(m.frame(), /batch SUCCEEDED · INCREMENTAL · duckdb · 4\.20k records · 3 partitions · in 5s/);
   m.client.batchResult = new Error('not connected to the daemon');
   await m.press('b', 'f');
   t.deepEqual(m.client.batchCalls, [false, true]);
@@ -279,9 +291,9 @@ test.serial('b asks before running a batch; n cancels, y runs an incremental one
 test.serial('? opens help, Esc closes it, q quits with 0', async (t) => {
   const m = await mount(FLEET);
   await m.press('?');
-  t.regex(m.frame(), /Health, worst first/);
+  t.regex(m.frame(), /Health {2}✖ CRIT {2}○ SILENT {2}▲ WARN {2}✔ OK {2}worst first/);
   await m.press('\u001B');
-  t.regex(m.frame(), /HEALTH\s+SERVICE/);
+  t.regex(m.frame(), /HEALTH▼\s+SERVICE/);
   t.deepEqual(m.exits, []);
   await m.press('q');
   t.deepEqual(m.exits, [0]);
@@ -371,7 +383,7 @@ test.serial('the detail view lists every reason and the forecasts; nothing when 
   t.regex(f, /^store {2}✖ CRIT\n/m);
   for (const r of reasons) t.true(f.includes(`  · ${r}`), `"${r}" in:\n${f}`);
   // The fixtures' clock is 10:00 UTC.
-  t.regex(f, /^forecast: disk full in 5h \(at 15:12\) · RAM full in 40m \(at 10:40\)$/m);
+  t.regex(f, /^forecast: disk full in 5h \(at 15:12 UTC\) · RAM full in 40m \(at 10:40 UTC\)$/m);
   const lines = f.split('\n');
   t.is(lines.length, 23, 'the reasons and the forecast take lines from the chart, not from the screen');
 
@@ -379,7 +391,7 @@ test.serial('the detail view lists every reason and the forecasts; nothing when 
   t.regex(m.frame(), /^calm {2}✔ OK/m);
   t.notRegex(m.frame(), /forecast|full in/);
   await m.press('j');
-  t.regex(m.frame(), /^forecast: disk full in 3d \(at Nov 30 10:00\)$/m, 'a date when it is days away');
+  t.regex(m.frame(), /^forecast: disk full in 3d \(at Nov 30 10:00 UTC\)$/m, 'a date when it is days away');
   m.unmount();
 });
 
@@ -438,7 +450,7 @@ test.serial('a opens the alerts pane: firing worst first with the silenced marke
   await m.press('\u001B');
   t.regex(m.frame(), /Alerts: 4 firing/);
   await m.press('\u001B');
-  t.regex(m.frame(), /HEALTH\s+SERVICE/);
+  t.regex(m.frame(), /HEALTH▼\s+SERVICE/);
   m.unmount();
 });
 
@@ -550,5 +562,214 @@ test.serial('a running MapReduce batch shows its map and reduce progress in the 
   m.client.pushPipeline(pipeline({ batchEngine: 'mapreduce', lastBatch: running }));
   await m.push(FLEET);
   t.regex(m.frame(), /RUNNING .*map 40% reduce 0%/);
+  m.unmount();
+});
+
+test.serial('keys that arrive in one read are each applied, in order: backspaces, Ctrl-U and Enter inside a chunk', async (t) => {
+  const m = await mount(FLEET);
+  // Each string is one stdin read, as tmux send-keys or a fast typist delivers them.
+  await m.press('/', 'xy\u007f\u007f');
+  t.regex(m.frame(), /\/█ {2}8 of 8 match/, 'x, y and two backspaces leave an empty filter');
+  await m.press('payx\b');
+  t.regex(m.frame(), /\/pay█ {2}2 of 8 match/);
+  await m.press('zz\u0015au');
+  t.regex(m.frame(), /\/au█ {2}1 of 8 match/, 'Ctrl-U in the chunk cleared the filter first');
+  await m.press('\u007futh\r');
+  t.regex(m.frame(), /1-1 of 1 matching \/auth/, 'the Enter at the end of the chunk keeps the filter');
+  m.unmount();
+});
+
+const REJECTED: RejectedView[] = [
+  { at: NOW - 4000, reason: 'schema', detail: 'cpu: expected a number', from: '10.0.0.7:50123', excerpt: '{"service":"orders","cpu":"high"}' },
+  {
+    at: NOW - 9000,
+    reason: 'malformed_json',
+    detail: 'Unexpected end of JSON input',
+    from: '10.0.0.8:40000',
+    excerpt: '{"service":"evil\u001b[2J\u202egnp.exe',
+  },
+];
+const REJECTING = {
+  received: 1_250_000,
+  rejected: 1600,
+  rejectedBy: [
+    { reason: 'malformed_json', count: 99 },
+    { reason: 'future', count: 0 },
+    { reason: 'schema', count: 1500 },
+    { reason: 'too_large', count: 1 },
+  ],
+};
+
+test.serial('x opens the rejections pane: counts by reason, then the newest rejected datagrams, shown safely', async (t) => {
+  const m = await mount(FLEET, { color: false, columns: 100, prepare: (c) => (c.rejectedFixture = REJECTED) });
+  m.client.pushPipeline(pipeline(REJECTING));
+  await m.push(FLEET);
+  t.regex(m.frame().split('\n')[1]!, /rejected 1\.60k \(schema \+2\)/, 'the header names the top reason where it fits');
+  t.regex(m.frame(), /x rejected/, 'the footer lists x');
+  t.is(m.client.rejectedCalls, 0, 'samples are asked for only when the pane opens');
+  await m.press('x');
+  t.is(m.client.rejectedCalls, 1);
+  const f = m.frame();
+  const lines = f.split('\n');
+  t.regex(f, /^Rejected 1\.60k of 1\.25M received \(0\.1%\)/m);
+  t.regex(f, /^ {4}COUNT {2}SHARE {2}REASON *\n {4}1\.50k {2}93\.8% {2}schema *\n {7}99 {3}6\.2% {2}malformed_json *\n {8}1 {2}<0\.1% {2}too_large *\n/m);
+  t.false(f.includes('future'), 'a reason that counted nothing is left out');
+  t.regex(f, /^Newest rejected datagrams as of 10:00:00 UTC: 2 kept by the daemon/m);
+  t.regex(f, /^ {2}4s ago {3}schema {14}cpu: expected a number/m);
+  t.regex(f, /^ {4}from 10\.0\.0\.7:50123 {2}\{"service":"orders","cpu":"high"\}/m);
+  t.regex(f, /^ {2}9s ago {3}malformed_json {6}Unexpected end of JSON input/m);
+  // The excerpt is what a sender sent: its escape and bidi override are shown, never obeyed.
+  t.true(f.includes('{"service":"evil\\u{1b}[2J\\u{202e}gnp.exe'), f);
+  t.false(m.raw().includes('\u001b[2J') || m.raw().includes('\u202e'));
+  t.regex(f, /1-2 of 2 rejected datagrams kept · newest first/);
+  t.is(lines.length, 23);
+  t.true(lines.every((l) => stringWidth(l) <= 100));
+
+  // More rejections since the samples were loaded: said, and r loads the newest.
+  m.client.pushPipeline(pipeline({ ...REJECTING, rejected: 1700 }));
+  await m.push(FLEET);
+  t.regex(m.frame(), /2 kept by the daemon, 100 more since \(r reloads\)/);
+  await m.press('r');
+  t.is(m.client.rejectedCalls, 2);
+  t.notRegex(m.frame(), /more since/);
+  await m.press('\u001B');
+  t.regex(m.frame(), /HEALTH▼\s+SERVICE/);
+  m.unmount();
+});
+
+test.serial('the rejections pane scrolls through a full sample at 80x24, and says when nothing was rejected', async (t) => {
+  const many = Array.from({ length: 100 }, (_, i): RejectedView => ({ ...REJECTED[0]!, at: NOW - i * 1000, detail: `sample ${i}` }));
+  const m = await mount(FLEET, { prepare: (c) => (c.rejectedFixture = many) });
+  m.client.pushPipeline(pipeline(REJECTING));
+  await m.push(FLEET);
+  await m.press('x');
+  t.regex(m.frame(), /1-6 of 100 rejected datagrams kept/);
+  await m.press('j', 'j');
+  t.regex(m.frame(), /3-8 of 100/);
+  t.regex(m.frame(), /Newest.*\n {2}2s ago {3}schema\s+sample 2 /);
+  await m.press('G');
+  t.regex(m.frame(), /95-100 of 100/);
+  t.regex(m.frame(), /sample 99 /);
+  await m.press('j');
+  t.regex(m.frame(), /95-100 of 100/, 'the last sample stays at the bottom');
+  const lines = m.frame().split('\n');
+  t.is(lines.length, 23);
+  t.true(lines.every((l) => stringWidth(l) <= 80));
+  await m.press('x');
+  t.regex(m.frame(), /HEALTH▼\s+SERVICE/, 'x again closes the pane');
+  m.client.pushPipeline(pipeline({ rejected: 0, rejectedBy: [{ reason: 'schema', count: 0 }] }));
+  m.client.rejectedFixture = [];
+  await m.push(FLEET);
+  await m.press('x');
+  t.regex(m.frame(), /Nothing rejected: every one of 1\.25M datagrams received was accepted/);
+  t.regex(m.frame(), /0 of 0 rejected datagrams kept/);
+  m.unmount();
+});
+
+test.serial('S reverses the sort; the sorted column header shows ▲ or ▼, and so does the status line', async (t) => {
+  const m = await mount(FLEET);
+  const header = (): string => m.frame().split('\n')[3]!;
+  t.regex(header(), /HEALTH▼ {2}SERVICE/);
+  t.regex(m.frame(), /sort: health ▼/);
+  await m.press('s');
+  t.regex(header(), / CPU▼ {2}RAM/);
+  const busiest = ['billing', 'search', 'payments', 'alpha-ok', 'payouts', 'auth', 'zeta-ok', 'mailer'];
+  t.deepEqual(tableOrder(m.frame(), NAMES), busiest);
+  await m.press('S');
+  t.regex(header(), / CPU▲ {2}RAM/);
+  t.regex(m.frame(), /sort: cpu ▲/);
+  t.deepEqual(tableOrder(m.frame(), NAMES), [...busiest].reverse());
+  await m.press('S');
+  t.deepEqual(tableOrder(m.frame(), NAMES), busiest);
+  await m.press('S', 's', 's', 's');
+  t.regex(header(), /DISK {3}FREE▲/, 's starts the next key in its own direction: the least free first');
+  t.notRegex(header(), /CPU▲|CPU▼/, 'only the sorted column is marked');
+  t.regex(m.frame(), /sort: free disk ▲/);
+  m.unmount();
+});
+
+test.serial('clock times show their zone, and u switches the detail view between local time and UTC', async (t) => {
+  const saved = process.env['TZ'];
+  process.env['TZ'] = 'America/New_York';
+  t.teardown(() => {
+    process.env['TZ'] = saved;
+  });
+  const m = await mount([row('orders', 'OK', { diskFullAt: NOW + 5 * 3_600_000 + 12 * 60_000 })]);
+  m.client.statsFixture = [ORDERS_STATS];
+  m.client.seriesFixture = ordersSeries();
+  await m.press('\r');
+  let f = m.frame();
+  t.regex(f, /mean\s+min\s+max\s+peak \(EST\)/);
+  t.regex(f, /CPU %\s+42\.1\s+3\.0\s+97\.5\s+04:12:34/, '09:12:34 UTC in New York');
+  t.regex(f, /forecast: disk full in 5h \(at 10:12 EST\)/);
+  t.regex(f, /^ {6}04:00 +05:00 *$/m, 'the chart axis in local time too');
+  t.regex(f, /u UTC/, 'the footer lists u');
+  await m.press('u');
+  f = m.frame();
+  t.regex(f, /mean\s+min\s+max\s+peak \(UTC\)/);
+  t.regex(f, /CPU %\s+42\.1\s+3\.0\s+97\.5\s+09:12:34/);
+  t.regex(f, /forecast: disk full in 5h \(at 15:12 UTC\)/);
+  t.regex(f, /^ {6}09:00 +10:00 *$/m);
+  await m.press('u');
+  t.regex(m.frame(), /peak \(EST\)/, 'u again goes back to local time');
+  m.unmount();
+});
+
+test.serial('80 columns: after a batch the status line and the header show every counter, nothing cut', async (t) => {
+  const m = await mount(FLEET, { columns: 80 });
+  m.client.pushPipeline(widestPipeline());
+  m.client.batchResult = longBatch();
+  await m.push(FLEET);
+  await m.press('b', 'y');
+  const lines = m.frame().split('\n');
+  t.is(lines.length, 23);
+  for (const l of lines) t.true(stringWidth(l) <= 80, `${stringWidth(l)} columns: ${l}`);
+  const status = lines.at(-2)!;
+  t.regex(status, /^batch SUCCEEDED · INCREMENTAL · 123M records · 4\.10k partitions · in 1h {2,}$/);
+  t.false(status.includes('5b7e'), 'no UUID crowding out the counts');
+  const counters = lines[1]!;
+  t.false(counters.includes('…'), counters);
+  for (const c of ['msg/s 123k', 'acc 988G', 'rej 988G', 'drop 988G', 'late 988G', 'bklog 12.3k', 'quar 988G']) {
+    t.true(counters.includes(c), `${c} in: ${counters}`);
+  }
+  m.unmount();
+});
+
+test.serial('numbers are shown at a fixed precision, whatever float noise the answers carry', async (t) => {
+  const noisy = 56.025000000000006;
+  const m = await mount(
+    [
+      row('orders', 'CRIT', {
+        cpu: noisy,
+        ramUsed: noisy,
+        diskUsed: 0.1 + 0.2,
+        ramFreeGb: 12.345678901,
+        diskFreeGb: 0.30000000000000004,
+        reasons: [`ram ${noisy}% >= 50% for 1m`, 'disk full in 5h at current rate (+304.23%/h)'],
+      }),
+    ],
+    { columns: 120, prepare: (c) => (c.alertsFixture = [alert('n', 'orders', 'CRIT', { rule: 'ram', value: noisy, message: `ram ${noisy}% >= 50%` })]) },
+  );
+  m.client.pushPipeline(
+    pipeline({
+      messagesPerSecond: 0.30000000000000004,
+      lastBatch: { ...pipeline().lastBatch!, status: 'RUNNING', finishedAt: null, mapProgress: 100 / 3, reduceProgress: 0.1 + 0.2 },
+    }),
+  );
+  m.client.statsFixture = [{ ...ORDERS_STATS, cpu: { ...ORDERS_STATS.cpu, mean: noisy, max: 0.1 + 0.2 } }];
+  await m.push(m.client.statsFixture.length ? [row('orders', 'CRIT', { cpu: noisy, ramUsed: noisy, reasons: [`ram ${noisy}% >= 50% for 1m`, 'disk full in 5h at current rate (+304.23%/h)'] })] : []);
+  const noise = /\d\.\d{3,}/;
+  const table = m.frame();
+  t.notRegex(table, noise, table);
+  t.regex(table, /msg\/s 0\.3 .*map 33% reduce 0%/s);
+  t.regex(table, /CRIT\s+orders\s+56%\s+56%/);
+  t.regex(table, /ram 56% >= 50% for 1m\s+\+1/);
+  await m.press('\r');
+  t.notRegex(m.frame(), noise, m.frame());
+  t.regex(m.frame(), /· disk full in 5h at current rate \(\+304%\/h\)/);
+  t.regex(m.frame(), /CPU %\s+56\.0\s+3\.0\s+0\.3/);
+  await m.press('a');
+  t.notRegex(m.frame(), noise, m.frame());
+  t.regex(m.frame(), /56% {2}ram 56% >= 50%/);
   m.unmount();
 });

@@ -2,33 +2,18 @@ import test from 'ava';
 import { alertState, alertsLayout, alertValue } from '../../tui/AlertsView.js';
 import { applyAlert, fromSnapshot, orderAlerts } from '../../tui/alert-order.js';
 import { chartColumns, chartTop } from '../../tui/chart.js';
-import { handleKey, INITIAL_UI, type KeyLike, selectedIndex, visibleRows } from '../../tui/dashboard-keys.js';
+import { handleKey, INITIAL_UI, type KeyLike, NO_KEY, selectedIndex, splitKeys, type UiState, visibleRows } from '../../tui/dashboard-keys.js';
 import { windowBounds, DETAIL_WINDOWS } from '../../tui/detail-window.js';
 import stringWidth from 'string-width';
-import { fitText, formatAgo, formatCount, formatForecast, safeText } from '../../tui/format.js';
+import { fitText, formatAgo, formatClock, formatCount, formatForecast, safeText, tidyNumbers, zoneName } from '../../tui/format.js';
 import { ResourceHistory } from '../../tui/history.js';
-import { reasonCell, tableLayout } from '../../tui/ServiceTable.js';
-import { filterServices, sortServices } from '../../tui/service-order.js';
+import { batchNotice } from '../../tui/Dashboard.js';
+import { fitCounters, pipelineCounters } from '../../tui/Header.js';
+import { reasonCell, tableHeader, tableLayout } from '../../tui/ServiceTable.js';
+import { filterServices, sortArrow, sortServices } from '../../tui/service-order.js';
 import { barRows, sparkline } from '../../tui/sparkline.js';
 import type { AlertView, BucketView } from '../../tui/types.js';
-import { alert, NOW, risingHistory, row } from '../helpers/tui-fixtures.js';
-
-const NO_KEY: KeyLike = {
-  upArrow: false,
-  downArrow: false,
-  leftArrow: false,
-  rightArrow: false,
-  pageUp: false,
-  pageDown: false,
-  home: false,
-  end: false,
-  return: false,
-  escape: false,
-  ctrl: false,
-  meta: false,
-  backspace: false,
-  delete: false,
-};
+import { alert, longBatch, NOW, pipeline, risingHistory, row, widestPipeline } from '../helpers/tui-fixtures.js';
 
 test('history keeps the max per 10 s slot and leaves a gap where a service was silent', (t) => {
   const h = new ResourceHistory({ spanMs: 60_000, slotMs: 10_000 }); // 6 slots
@@ -122,9 +107,10 @@ test('forecast text: in how long and at what time, a date when days away, nothin
   // TZ is not pinned here: build the expected clock text the same local way.
   const at = new Date(NOW + 5 * 3_600_000 + 12 * 60_000 + 59_000);
   const hm = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
-  t.is(formatForecast('disk', at.getTime(), NOW), `disk full in 5h (at ${hm})`);
+  t.is(formatForecast('disk', at.getTime(), NOW), `disk full in 5h (at ${hm} ${zoneName(false, at.getTime())})`);
+  t.is(formatForecast('disk', at.getTime(), NOW, true), 'disk full in 5h (at 15:12 UTC)', 'NOW is 10:00 UTC');
   t.is(formatForecast('RAM', NOW + 40 * 60_000 + 10_000, NOW)?.slice(0, 16), 'RAM full in 40m ');
-  t.regex(formatForecast('disk', NOW + 3 * 86_400_000, NOW)!, /^disk full in 3d \(at [A-Z][a-z]{2} \d\d \d\d:\d\d\)$/);
+  t.regex(formatForecast('disk', NOW + 3 * 86_400_000, NOW)!, /^disk full in 3d \(at [A-Z][a-z]{2} \d\d \d\d:\d\d \S+\)$/);
   t.is(formatForecast('disk', NOW - 1, NOW), 'disk full now');
   t.is(formatForecast('disk', null, NOW), null);
 });
@@ -212,7 +198,7 @@ test('sorting is stable between pushes and the filter also accepts a health word
 
 test('keys: a pasted filter, Enter keeps it, j moves within the matches, Enter opens that service', (t) => {
   const services = ['alpha', 'beta', 'alpine', 'gamma'].map((s) => row(s, 'OK'));
-  const ctx = { services, alerts: [], pageSize: 10, batchBusy: false };
+  const ctx = { services, alerts: [], pageSize: 10, rejectsMaxTop: 0, batchBusy: false };
   let ui = handleKey(INITIAL_UI, '/', NO_KEY, ctx).ui;
   ui = handleKey(ui, 'al\u0007', NO_KEY, ctx).ui; // a control character in a paste is dropped
   t.is(ui.filter, 'al');
@@ -220,7 +206,7 @@ test('keys: a pasted filter, Enter keeps it, j moves within the matches, Enter o
   ui = handleKey(ui, '', { ...NO_KEY, return: true }, ctx).ui;
   t.false(ui.editingFilter);
   ui = handleKey(ui, 'j', NO_KEY, ctx).ui;
-  const rows = visibleRows(services, ui.sortKey, ui.filter);
+  const rows = visibleRows(services, ui);
   t.is(rows[selectedIndex(rows, ui.selection)]!.service, 'alpine');
   ui = handleKey(ui, 'j', NO_KEY, ctx).ui;
   t.is(ui.selection.name, 'alpine', 'the cursor stops at the last match');
@@ -235,7 +221,7 @@ test('keys: a pasted filter, Enter keeps it, j moves within the matches, Enter o
 test('keys: a opens the alerts pane and reloads it, j follows the alert, Enter opens its service, Esc comes back', (t) => {
   const services = ['alpha', 'beta', 'gamma'].map((s) => row(s, 'OK'));
   const alerts = [alert('1', 'gamma', 'CRIT'), alert('2', 'beta', 'WARN')];
-  const ctx = { services, alerts, pageSize: 10, batchBusy: false };
+  const ctx = { services, alerts, pageSize: 10, rejectsMaxTop: 0, batchBusy: false };
   let ui = handleKey(INITIAL_UI, 'a', NO_KEY, ctx).ui;
   t.is(ui.view, 'alerts');
   t.is(ui.alertsReload, 1);
@@ -255,4 +241,110 @@ test('keys: a opens the alerts pane and reloads it, j follows the alert, Enter o
   // Opened from the table, the detail view still returns to the table.
   ui = handleKey(handleKey(ui, '', { ...NO_KEY, return: true }, ctx).ui, '', { ...NO_KEY, escape: true }, ctx).ui;
   t.is(ui.view, 'table');
+});
+
+test('keys read together are each the key they are alone: backspaces, Enter, Ctrl-U, Ctrl-C inside one read', (t) => {
+  const keys = (s: string): string =>
+    splitKeys(s, NO_KEY)
+      .map(([input, k]) => (k.delete || k.backspace ? '⌫' : k.return ? '⏎' : k.ctrl ? `^${input}` : input))
+      .join(' ');
+  t.is(keys('xy\u007f\u007f'), 'x y ⌫ ⌫', 'tmux send-keys x y BSpace BSpace');
+  t.is(keys('a\bb\r'), 'a ⌫ b ⏎');
+  t.is(keys('zz\u0015q\u0003'), 'z z ^u q ^c');
+  const del: KeyLike = { ...NO_KEY, delete: true };
+  t.deepEqual(splitKeys('\u007f', del), [['\u007f', del]], 'a lone key passes as Ink parsed it');
+  t.deepEqual(splitKeys('🚀', NO_KEY), [['🚀', NO_KEY]], 'one character of two code units is one key');
+  // Through the state machine: "/", then "xy", two backspaces, "al", a backspace and "p" in one read.
+  const services = ['alpha', 'alpine', 'beta'].map((s) => row(s, 'OK'));
+  const ctx = { services, alerts: [], pageSize: 10, rejectsMaxTop: 0, batchBusy: false };
+  let ui: UiState = INITIAL_UI;
+  for (const [input, k] of splitKeys('/xy\u007f\u007fal\bp', NO_KEY)) ui = handleKey(ui, input, k, ctx).ui;
+  t.is(ui.filter, 'ap');
+  t.true(ui.editingFilter);
+});
+
+test('S reverses the sort (ties included), s starts the next key in its own direction; the arrow says which', (t) => {
+  const rows = [row('b', 'OK', { cpu: 5 }), row('a', 'OK', { cpu: 5 }), row('c', 'CRIT', { cpu: 1 }), row('d', 'WARN', { cpu: 90 })];
+  const cpu = sortServices(rows, 'cpu').map((r) => r.service);
+  t.deepEqual(cpu, ['d', 'a', 'b', 'c']);
+  t.deepEqual(sortServices(rows, 'cpu', true).map((r) => r.service), [...cpu].reverse());
+  t.is(sortArrow('cpu', false), '▼');
+  t.is(sortArrow('cpu', true), '▲');
+  t.is(sortArrow('name', false), '▲');
+  t.is(sortArrow('free', false), '▲', 'the least free disk first');
+  const ctx = { services: rows, alerts: [], pageSize: 10, rejectsMaxTop: 0, batchBusy: false };
+  let ui = handleKey(INITIAL_UI, 's', NO_KEY, ctx).ui;
+  t.like(ui, { sortKey: 'cpu', sortReversed: false });
+  ui = handleKey(ui, 'S', NO_KEY, ctx).ui;
+  t.like(ui, { sortKey: 'cpu', sortReversed: true });
+  t.deepEqual(visibleRows(rows, ui).map((r) => r.service), ['c', 'b', 'a', 'd']);
+  t.like(handleKey(ui, 'S', NO_KEY, ctx).ui, { sortKey: 'cpu', sortReversed: false });
+  t.like(handleKey(ui, 's', NO_KEY, ctx).ui, { sortKey: 'ram', sortReversed: false });
+  // The column header is marked and keeps its width; a right-aligned label that would touch its neighbour shortens.
+  const layout = tableLayout(80);
+  const plainHeader = tableHeader(layout);
+  for (const [key, mark] of [
+    ['health', '  HEALTH▼  SERVICE'],
+    ['cpu', ' CPU▼'],
+    ['disk', ' DSK▼'],
+    ['free', '   FREE▲'],
+    ['seen', '   SEEN▼'],
+    ['name', 'SERVICE▲'],
+  ] as const) {
+    const h = tableHeader(layout, { key, arrow: sortArrow(key, false) });
+    t.true(h.includes(mark), `${key}: ${h}`);
+    t.is(stringWidth(h), stringWidth(plainHeader), key);
+  }
+});
+
+test('numbers in the daemon text read at a glance: three significant digits, addresses and versions untouched', (t) => {
+  t.is(tidyNumbers('disk full in 5h at current rate (+304.23%/h)'), 'disk full in 5h at current rate (+304%/h)');
+  t.is(tidyNumbers('ram 56.025000000000006% >= 50% for 1m'), 'ram 56% >= 50% for 1m');
+  t.is(tidyNumbers('+2.147%/h, 0.80412 GB, 1234.5678 and -7.77777.'), '+2.15%/h, 0.804 GB, 1235 and -7.78.');
+  t.is(tidyNumbers('from 10.0.0.7:5000, v1.2.3, cpu 96.2%'), 'from 10.0.0.7:5000, v1.2.3, cpu 96.2%');
+});
+
+test('counts take at most five columns at any size, rounding into the next unit', (t) => {
+  t.deepEqual([99_960, 123_456, 999_600, 12_345_678, 987_654_321_012, 5e15].map(formatCount), ['100k', '123k', '1.00M', '12.3M', '988G', '5000T']);
+  for (let n = 1; n < 1e15; n *= 1.37) t.true(formatCount(n).length <= 5, `${n}: ${formatCount(n)}`);
+});
+
+test('the header counters fit the width by giving up the hint, then spacing, then label length, never a counter', (t) => {
+  const worst = pipelineCounters(widestPipeline());
+  const at80 = fitCounters(worst, 80);
+  t.true(stringWidth(at80.texts.join(at80.sep)) <= 80, at80.texts.join(at80.sep));
+  t.deepEqual(at80.texts, ['msg/s 123k', 'acc 988G', 'rej 988G', 'drop 988G', 'late 988G', 'bklog 12.3k', 'quar 988G']);
+  const wide = fitCounters(worst, 200);
+  t.is(wide.texts.join(wide.sep), 'msg/s 123k  accepted 988G  rejected 988G (storage_unavailable +1)  drops 988G  late 988G  backlog 12.3k  quarantined 988G');
+  const usual = fitCounters(pipelineCounters(pipeline()), 80);
+  t.is(usual.texts.join(usual.sep), 'msg/s 1.23k  accepted 1.23M  rejected 15.4k (schema)  drops 0  late 3  backlog 2');
+});
+
+test('a batch outcome fits one status line: counts first, the UUID cut to 8 characters and dropped before a count', (t) => {
+  const run = longBatch();
+  t.is(batchNotice(run, 100), 'batch SUCCEEDED · INCREMENTAL · mapreduce · 123M records · 4.10k partitions · in 1h · id 3f2a9c1d');
+  t.is(batchNotice(run, 90), 'batch SUCCEEDED · INCREMENTAL · mapreduce · 123M records · 4.10k partitions · in 1h');
+  t.is(batchNotice(run, 80), 'batch SUCCEEDED · INCREMENTAL · 123M records · 4.10k partitions · in 1h');
+  t.is(batchNotice({ ...run, records: null, partitions: null, finishedAt: null }, 80), 'batch SUCCEEDED · INCREMENTAL · mapreduce · id 3f2a9c1d');
+  t.is(batchNotice({ ...run, status: 'FAILED', error: 'ENGINE_FAILED: exit 1' }, 80), 'batch FAILED after 1h: ENGINE_FAILED: exit 1 · id 3f2a9c1d');
+});
+
+test('clock times: local with the zone named (the summer name in summer), or UTC', (t) => {
+  // Synchronous, so no other test runs while TZ is changed (Node applies a new TZ at once).
+  const saved = process.env['TZ'];
+  process.env['TZ'] = 'America/New_York';
+  try {
+    t.is(formatClock(NOW), '05:00:00', 'NOW is 10:00 UTC');
+    t.is(zoneName(false, NOW), 'EST');
+    t.is(zoneName(false, Date.UTC(2026, 6, 1)), 'EDT');
+    t.is(formatClock(NOW, false, true), '10:00:00');
+    const late = NOW + (13 * 60 + 59) * 60_000;
+    t.is(formatClock(late, true, true), 'Nov 27 23:59');
+    t.is(formatClock(late, true), 'Nov 27 18:59');
+    t.is(zoneName(true, NOW), 'UTC');
+    t.is(formatForecast('disk', NOW + 3_600_000, NOW), 'disk full in 1h (at 06:00 EST)');
+  } finally {
+    if (saved === undefined) delete process.env['TZ'];
+    else process.env['TZ'] = saved;
+  }
 });

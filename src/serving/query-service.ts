@@ -3,6 +3,7 @@ import { type Bucket, type Resource, type ServiceSeries, type ServiceStats, type
 import { ceilTo, floorTo, MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../core/time.js';
 import { type BucketRange, decompose } from './bucket-decomposition.js';
 import { Absorbed } from '../core/absorbed.js';
+import { roundDerived } from '../core/derived-precision.js';
 import { type Database, interruptAfter, Mutex, queryTimeout, transaction } from './database.js';
 import { AGG_COLUMNS, MERGE_AGGREGATES, MICRO, RESOURCES } from './view-sql.js';
 
@@ -84,7 +85,9 @@ type Row = Record<string, unknown>;
 
 function resource(row: Row, r: string, n: number): Resource {
   return {
-    mean: Number(row[`${r}_sum`]) / n / MICRO,
+    // The mean is derived: to DERIVED_DIGITS, without the noise of the division. min and max are micro-units
+    // over 1e6, already the double nearest their 6-decimal value.
+    mean: roundDerived(Number(row[`${r}_sum`]) / n / MICRO),
     min: Number(row[`${r}_min`]) / MICRO,
     max: Number(row[`${r}_max`]) / MICRO,
     peakAt: Number(row[`${r}_peak`]),

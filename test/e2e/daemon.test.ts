@@ -42,7 +42,8 @@ test('every datagram is counted: each rejection reason and each compatibility mo
     message('orders', now, 10, 20), // RAM free > total
     message('orders', now + 3600, 10),
     Buffer.alloc(9000, 0x20),
-    `{"serviceName": "legacy", "Timestamp": ${Math.round(now * 1e9)}, "CPU": 5,\n "RAM": {"Total": 4, "Free": 1},\n "Disk": {"Total": 10, "Free": 5},\n},`,
+    // The seed's client: trailing commas, nanoseconds, CPU a 0-1 fraction (random.random()).
+    `{"serviceName": "legacy", "Timestamp": ${Math.round(now * 1e9)}, "CPU": 0.05,\n "RAM": {"Total": 4, "Free": 1},\n "Disk": {"Total": 10, "Free": 5},\n},`,
     `{'serviceName': 'course', 'Timestamp': ${now}, 'CPU': 0.5, 'RAM': {'Total': 4, 'Free': 1}, 'Disk': {'Total': 10, 'Free': 5}}`,
   ]);
   const p = await waitFor('all 11 counted', async () => {
@@ -78,6 +79,7 @@ test('every datagram is counted: each rejection reason and each compatibility mo
     ],
   );
   t.is(stats.find((s) => s.service === 'course')!.cpu.mean, 50);
+  t.is(stats.find((s) => s.service === 'legacy')!.cpu.mean, 5, "the seed's fraction 0.05 is 5 %");
   // Visible in stats means a speed tick ran; every job has run without failing.
   const { jobs } = (await gql<Pipeline>(d.url, PIPELINE)).pipeline;
   t.true(jobs.find((j) => j.name === 'speed')!.runs >= 1, 'the speed tick has run');

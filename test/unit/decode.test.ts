@@ -135,7 +135,7 @@ test('datagrams over the size limit are refused unread', (t) => {
 const seedText = `{
     "serviceName": "legacy",
     "Timestamp": ${(NOW - 5e6) * 1000},
-    "CPU": 12.5,
+    "CPU": 0.125,
     "RAM": {"Total": 16, "Free": 4,},
     "Disk": {"Total": 100, "Free": 50},
 },`;
@@ -147,10 +147,51 @@ test('seed client format (multi-line, trailing commas, nanoseconds) only with co
   if (!on.ok) return t.fail(on.detail);
   t.is(on.compat, 'seed');
   t.is(on.msg.ts, NOW - 5e6);
+  t.is(on.msg.cpu, 12.5, "the seed's client sends CPU as random.random(): a fraction, stored as percent");
   t.is(on.msg.ramFree, 4);
+  const percent = decode(seedText.replace('"CPU": 0.125', '"CPU": 12.5'), opts(['seed']));
+  t.true(!percent.ok && percent.reason === 'range' && percent.detail.includes('seed format is a fraction'));
   // A string containing ",}" is data, not a trailing comma.
   const tricky = decode(seedText.replace('"legacy"', '"a,}b"'), opts(['seed']));
   t.true(tricky.ok && tricky.msg.service === 'a,}b');
+});
+
+/** A seed-client datagram for CPU text `f`, laid out as the seed writes it (indented lines, trailing commas). */
+const seedDatagram = (f: string) =>
+  `{\n    "serviceName": "legacy",\n    "Timestamp": ${(NOW - 5e6) * 1000},\n    "CPU": ${f},\n    "RAM": {"Total": 16, "Free": 4,},\n    "Disk": {"Total": 100, "Free": 50},\n},`;
+
+/** `text` (a decimal in 0-1 as a sender writes it) times 100, by moving the point in the text: no arithmetic. */
+function shiftedTwoPlaces(text: string): number {
+  const [whole, fraction = ''] = text.split('.');
+  const digits = fraction.padEnd(2, '0');
+  return Number(`${whole}${digits.slice(0, 2)}.${digits.slice(2) || '0'}`);
+}
+
+test('property: a seed-format datagram with CPU fraction f is stored as 100f, digit for digit, for any f in 0-1', (t) => {
+  // As decimals a sender writes (Python's repr of random.random() has up to 17 significant digits), and any double in 0-1.
+  const decimal = fc.oneof(
+    fc.stringMatching(/^0\.[0-9]{1,17}$/),
+    fc.constantFrom('0', '1', '0.0', '1.0', '0.07', '0.29', '0.57', '0.999999999999999', '0.000001'),
+  );
+  fc.assert(
+    fc.property(decimal, (f) => {
+      const d = decode(seedDatagram(f), opts(['seed']));
+      if (!d.ok) return t.fail(`${f}: ${d.detail}`);
+      t.is(d.compat, 'seed');
+      t.is(d.msg.cpu, shiftedTwoPlaces(f), f);
+    }),
+    { numRuns: 5000 },
+  );
+  fc.assert(
+    fc.property(fc.double({ min: 0, max: 1, noNaN: true }), (f) => {
+      const d = decode(seedDatagram(String(f)), opts(['seed']));
+      if (!d.ok) return t.fail(`${f}: ${d.detail}`);
+      // 100 times f's shortest decimal, which is within half an ulp of f: a few roundings from 100f at most
+      // (the ulp of a subnormal f is Number.MIN_VALUE, not relative).
+      t.true(Math.abs(d.msg.cpu - 100 * f) <= 2 * 100 * f * Number.EPSILON + 100 * Number.MIN_VALUE, `${f} -> ${d.msg.cpu}`);
+    }),
+    { numRuns: 5000 },
+  );
 });
 
 const courseText = `{'serviceName': "o'hare", 'Timestamp': ${NOW / 1e6 - 1}, 'CPU': 0.25, 'RAM': {'Total': 8, 'Free': 2}, 'Disk': {'Total': 100, 'Free': 10}}`;

@@ -1,15 +1,19 @@
 /**
  * `hms convert`: health messages in any accepted text form to the seed's CSV. Input is split into objects by
  * brace matching rather than by line, because the seed's client writes multi-line objects with trailing
- * commas; JSON lines and the course dataset's one-dict-per-line text split the same way.
+ * commas; JSON lines and the course dataset's one-dict-per-line text split the same way. The CSV is the
+ * seed's: integer epoch seconds (its MapReduce job reads them with Long.parseLong) unless --timestamp-unit
+ * says otherwise, and every number as JavaScript prints it, the shortest text that reads back the same double.
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { parseFlags } from '../cli-flags.js';
+import { CONVERT_SETTINGS, ConfigError, type TIMESTAMP_UNITS } from '../config/settings.js';
 import { type DecodeOptions, decodeText } from '../ingest/decode.js';
-import { COMPAT_MODES, type CompatMode, type HealthMessage, type RejectReason } from '../core/message.js';
+import type { CompatMode, HealthMessage, RejectReason } from '../core/message.js';
 import { microsToIso } from '../core/time.js';
 
 export const CSV_HEADER = 'service,timestamp,CPU,total_ram,free_ram,total_disk,free_disk';
@@ -21,7 +25,8 @@ export interface BadRecord {
   detail: string;
 }
 
-export type Scanned = { line: number; text: string } | { line: number; reason: RejectReason; detail: string };
+/** An object's text (`comma`: a comma followed it, as after each of the seed client's objects), or a bad record. */
+export type Scanned = { line: number; text: string; comma: boolean } | { line: number; reason: RejectReason; detail: string };
 
 /** An object bigger than this is not a health message; stop buffering it. */
 const MAX_OBJECT_CHARS = 1 << 20;
@@ -32,9 +37,10 @@ const DQUOTE = 34;
 const SQUOTE = 39;
 const BACKSLASH = 92;
 const NEWLINE = 10;
+const COMMA = 44;
 
 /** Between objects: whitespace, the seed's trailing commas, and the brackets of a JSON array are all framing. */
-const isFraming = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === NEWLINE || c === 44 || c === 91 || c === 93 || c === 0xfeff;
+const isFraming = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === NEWLINE || c === COMMA || c === 91 || c === 93 || c === 0xfeff;
 
 /**
  * Splits text into top-level `{...}` objects, chunk by chunk, respecting '...' and "..." literals. It resyncs
@@ -55,6 +61,8 @@ export class ObjectScanner {
   private junkLine = 0;
   /** Dropping an oversized object until the next `{` in column 0. */
   private skipping = false;
+  /** The last object, held back until what follows it shows whether a comma does. */
+  private held: { line: number; text: string; comma: boolean } | undefined;
 
   push(chunk: string, out: Scanned[]): void {
     let from = 0; // where the current object's text starts in this chunk
@@ -67,6 +75,7 @@ export class ObjectScanner {
       }
       if (this.depth === 0) {
         if (c === OPEN && (!this.skipping || lineStart)) {
+          this.release(out);
           this.flushJunk(out);
           this.skipping = false;
           this.depth = 1;
@@ -75,7 +84,9 @@ export class ObjectScanner {
           from = i;
         } else if (!this.skipping) {
           if (c === NEWLINE) this.flushJunk(out);
+          else if (c === COMMA && this.held) this.held.comma = true;
           else if (!isFraming(c)) {
+            this.release(out);
             if (this.junk === '') this.junkLine = this.line;
             if (this.junk.length < 80) this.junk += chunk[i];
           }
@@ -90,7 +101,7 @@ export class ObjectScanner {
       } else if (c === OPEN) {
         this.depth++;
       } else if (c === CLOSE && --this.depth === 0) {
-        out.push({ line: this.startLine, text: this.carried + chunk.slice(from, i + 1) });
+        this.held = { line: this.startLine, text: this.carried + chunk.slice(from, i + 1), comma: false };
         this.carried = '';
       }
       if (c === NEWLINE) this.line++;
@@ -105,8 +116,14 @@ export class ObjectScanner {
   }
 
   end(out: Scanned[]): void {
+    this.release(out);
     if (this.depth > 0) this.fail(out, this.startLine, 'malformed_json', 'object never closed (input ends inside it)');
     this.flushJunk(out);
+  }
+
+  private release(out: Scanned[]): void {
+    if (this.held) out.push(this.held);
+    this.held = undefined;
   }
 
   private fail(out: Scanned[], line: number, reason: RejectReason, detail: string): void {
@@ -126,16 +143,37 @@ export class ObjectScanner {
 
 const csvField = (s: string): string => (/[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
 
-// 15 significant digits round-trip any decimal the input could have written, and hide artefacts of the
-// course format's fraction-to-percent step (0.07 * 100 = 7.000000000000001).
-const num = (x: number): string => String(Number(x.toPrecision(15)));
+export type TimestampUnit = (typeof TIMESTAMP_UNITS)[number];
 
-export const csvRow = (m: HealthMessage): string =>
-  `${csvField(m.service)},${microsToIso(m.ts)},${num(m.cpu)},${num(m.ramTotal)},${num(m.ramFree)},${num(m.diskTotal)},${num(m.diskFree)}\n`;
+/**
+ * An event time (integer epoch µs, as decoded) in the CSV. Whole seconds and milliseconds are cut down (floor),
+ * because Long.parseLong reads digits only; `us` is exact; `ns` is the µs with three zeros (the decoder keeps µs).
+ */
+export function formatTimestamp(us: number, unit: TimestampUnit): string {
+  switch (unit) {
+    // Below 2^53 a quotient's rounding is finer than 1e-6 of a second, so it never reaches the next whole one.
+    case 's':
+      return String(Math.floor(us / 1e6));
+    case 'ms':
+      return String(Math.floor(us / 1e3));
+    case 'us':
+      return String(us);
+    case 'ns':
+      return us === 0 ? '0' : `${us}000`; // beyond 2^53 as a number: written as text
+    case 'iso':
+      return microsToIso(us);
+  }
+}
+
+/** A CSV row. Numbers are written as String() prints them: the shortest text that parses back to the same double. */
+export const csvRow = (m: HealthMessage, unit: TimestampUnit = 's'): string =>
+  `${csvField(m.service)},${formatTimestamp(m.ts, unit)},${m.cpu},${m.ramTotal},${m.ramFree},${m.diskTotal},${m.diskFree}\n`;
 
 export interface ConvertOptions {
   /** Legacy formats to accept, as in the daemon. */
   compat: ReadonlySet<CompatMode>;
+  /** How the timestamp column is written. @default 's' */
+  timestampUnit?: TimestampUnit;
 }
 
 /**
@@ -145,6 +183,10 @@ export interface ConvertOptions {
 export async function convertFile(inPath: string, outPath: string, opts: ConvertOptions): Promise<{ records: number; errors: BadRecord[] }> {
   // Archived data is old and may come from skewed clocks: the daemon's "future" guard does not apply here.
   const decodeOpts: DecodeOptions = { maxBytes: Number.MAX_SAFE_INTEGER, maxFutureUs: Number.MAX_SAFE_INTEGER, minTimestampUs: 0, compat: opts.compat };
+  const unit = opts.timestampUnit ?? 's';
+  // The seed client ends each object with a comma, which the scanner takes as framing; given back, it tells the
+  // decoder the object is the seed's (CPU a fraction), as the trailing comma of a datagram does.
+  const seed = opts.compat.has('seed');
   const nowUs = Date.now() * 1000;
   const scanner = new ObjectScanner();
   const errors: BadRecord[] = [];
@@ -157,9 +199,9 @@ export async function convertFile(inPath: string, outPath: string, opts: Convert
         errors.push({ line: p.line, reason: p.reason, detail: p.detail });
         continue;
       }
-      const d = decodeText(p.text, nowUs, decodeOpts);
+      const d = decodeText(seed && p.comma ? `${p.text},` : p.text, nowUs, decodeOpts);
       if (d.ok) {
-        rows += csvRow(d.msg);
+        rows += csvRow(d.msg, unit);
         records++;
       } else errors.push({ line: p.line, reason: d.reason, detail: d.detail });
     }
@@ -193,30 +235,25 @@ export async function convertFile(inPath: string, outPath: string, opts: Convert
   return { records, errors };
 }
 
-const USAGE = 'usage: hms convert IN OUT.csv [--compat seed,course]   (IN may be - for stdin)';
+export const CONVERT_USAGE = 'usage: hms convert IN OUT.csv [--compat seed,course] [--timestamp-unit s|ms|us|ns|iso]   (IN may be - for stdin)';
 
-type Parsed = { inPath: string; outPath: string; compat: Set<CompatMode> } | { help: true } | { error: string };
+type Parsed = { inPath: string; outPath: string; opts: ConvertOptions } | { error: string };
 
 function parseArgs(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const compat = new Set<CompatMode>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') return { help: true };
-    if (arg === '--compat' || arg.startsWith('--compat=')) {
-      const value = arg === '--compat' ? argv[++i] : arg.slice('--compat='.length);
-      if (value === undefined || value === '') return { error: '--compat needs a value: seed, course or seed,course' };
-      for (const mode of value.split(',').map((m) => m.trim())) {
-        if (!(COMPAT_MODES as readonly string[]).includes(mode)) return { error: `unknown compat mode "${mode}" (expected ${COMPAT_MODES.join(', ')})` };
-        compat.add(mode as CompatMode);
-      }
-    } else if (arg.startsWith('-') && arg !== '-') return { error: `unknown option ${arg}` };
-    else positional.push(arg);
+  let settings: ReturnType<typeof CONVERT_SETTINGS.load>;
+  let positional: string[];
+  try {
+    const { flags, positionals } = parseFlags(argv);
+    settings = CONVERT_SETTINGS.load({ flags, env: process.env });
+    positional = positionals;
+  } catch (err) {
+    if (err instanceof ConfigError) return { error: err.message };
+    throw err;
   }
   if (positional.length === 0) return { error: 'missing IN (the file to convert, or - for stdin) and OUT.csv' };
   if (positional.length === 1) return { error: 'missing OUT.csv (where to write the CSV)' };
   if (positional.length > 2) return { error: `unexpected argument ${positional[2]}` };
-  return { inPath: positional[0], outPath: positional[1], compat };
+  return { inPath: positional[0], outPath: positional[1], opts: { compat: settings.compat, timestampUnit: settings.timestampUnit } };
 }
 
 /**
@@ -225,17 +262,13 @@ function parseArgs(argv: string[]): Parsed {
  */
 export async function convertCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const args = parseArgs(argv);
-  if ('help' in args) {
-    out.write(`${USAGE}\n`);
-    return 0;
-  }
   if ('error' in args) {
-    err.write(`hms convert: ${args.error}\n${USAGE}\n`);
+    err.write(`hms convert: ${args.error}\n${CONVERT_USAGE}\n`);
     return 2;
   }
   let result: Awaited<ReturnType<typeof convertFile>>;
   try {
-    result = await convertFile(args.inPath, args.outPath, { compat: args.compat });
+    result = await convertFile(args.inPath, args.outPath, args.opts);
   } catch (e) {
     err.write(`hms convert: ${(e as Error).message}\n`);
     return 2;

@@ -13,6 +13,7 @@ import { createYoga, type YogaLogger } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { HmsApi } from '../src/api.js';
 import { type Connections, trackConnections } from './connections.js';
+import { renderLocalGraphiQL } from './graphiql.js';
 import { authenticate, crossSiteRisk, foreignHost, foreignOrigin, normaliseAllowedHosts, type Refusal, refusalBody, roleGuardPlugin } from './guard.js';
 import { type ApiLimits, armorPlugins, queryTimeoutPlugin, resolveLimits, SubscriptionBudget, subscriptionBudgetPlugin } from './limits.js';
 import { createHmsSchema } from './schema.js';
@@ -203,8 +204,9 @@ export function createHttpServer(api: HmsApi, opts: HttpServerOptions): HttpServ
     schema: createHmsSchema(api, { pushIntervalMs: opts.pushIntervalMs, shutdown: shutdown.signal }),
     graphqlEndpoint: PATH,
     // The page itself loads without a token (it is static and names no data); its requests need one, which
-    // GraphiQL's headers editor sends. Assets come from a CDN, so it wants a browser with internet access.
+    // GraphiQL's headers editor sends. Its assets are inline (graphiql.ts): no CDN, so it works offline.
     graphiql: true,
+    renderGraphiQL: renderLocalGraphiQL,
     // Yoga's default CORS reflects any origin: any web page open on this machine could then use the daemon.
     // Its clients (TUI, scripts, GraphiQL served from here) are not cross-origin browsers.
     cors: false,

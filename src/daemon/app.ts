@@ -165,6 +165,7 @@ export function buildApp(config: Config, log: Logger): App {
         socket: udp.handle!,
         init: {
           logLevel: log.level,
+          logFormat: config.logFormat,
           decode: { ...decode, compat: [...decode.compat] },
           auth: { mode: config.authMode, keysFile: config.authKeys, windowUs: config.authWindow, maxNonces: config.authReplayCapacity },
           batchMs: WORKER_BATCH_MS,

@@ -75,7 +75,7 @@ class Batch {
 }
 
 function run(init: WorkerInit, socket: Socket): void {
-  const log: Logger = createLogger(init.logLevel).child({ worker: init.index });
+  const log: Logger = createLogger(init.logLevel, init.logFormat).child({ worker: init.index });
   const keys = () => (init.auth.keysFile ? loadAuthKeys(init.auth.keysFile) : null);
   const auth = new DatagramAuth(keys(), { mode: init.auth.mode, windowUs: init.auth.windowUs, maxNonces: init.auth.maxNonces });
   const counters = new IngestCounters();

@@ -13,6 +13,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
+import type { LogFormat } from '../config/settings.js';
 import type { CompatMode, HealthMessage } from '../core/message.js';
 import type { Logger } from '../log.js';
 import type { AuthMode } from './datagram-auth.js';
@@ -23,6 +24,8 @@ export interface WorkerInit {
   t: 'init';
   index: number;
   logLevel: string;
+  /** The daemon's --log-format; `auto` looks at the stderr the worker shares with it. */
+  logFormat: LogFormat;
   decode: { maxBytes: number; maxFutureUs: number; minTimestampUs: number; compat: CompatMode[] };
   auth: { mode: AuthMode; keysFile: string; windowUs: number; maxNonces: number };
   /** How often a worker sends what it accepted. */

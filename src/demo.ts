@@ -11,7 +11,8 @@ import { ConfigError, DEMO_SETTINGS } from './config/settings.js';
 
 /**
  * `hms demo`: the daemon (a child process, embedded defaults, free ports), a mock fleet and the dashboard,
- * in one command. Quitting the dashboard stops the fleet and the daemon; the daemon's logs go to a file.
+ * in one command. Quitting the dashboard stops the fleet and the daemon; the daemon's logs go to a file. The fleet
+ * and the dashboard run in this process; the daemon, the one child, stops when this process dies however it dies.
  */
 export async function runDemo(argv: string[]): Promise<number> {
   const { flags, positionals } = parseFlags(argv, DEMO_SETTINGS.booleans());
@@ -41,8 +42,12 @@ export async function runDemo(argv: string[]): Promise<number> {
       '0 */2 * * * *',
       '--api-tokens',
       tokensPath,
+      // The ready line is read as JSON below, even when the demo's own stderr is a terminal.
+      '--log-format',
+      'json',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // The IPC channel is how the daemon knows the demo is gone: it closes on any death, SIGKILL included.
+    { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
   );
   const logFile = createWriteStream(logPath, { flags: 'a' });
   const exited = new Promise<number | null>((resolve) => daemon.once('exit', resolve));

@@ -107,7 +107,7 @@ export function buildApp(config: Config, log: Logger): App {
     },
   };
 
-  const metrics = createMetrics({ pipeline, services: api.services, subscriptions: () => http.subscriptions() }, { maxServices: config.metricsMaxServices });
+  const metrics = createMetrics({ pipeline, services: api.services, subscriptions: () => http.subscriptions(), receivers: () => ({ webhook: health.notifierStats(), alertmanager: health.alertmanagerStats() }) }, { maxServices: config.metricsMaxServices });
   const http = createHttpServer(api, { host: hosts.http, port: config.httpPort, log: log.child({ module: 'http' }), metrics, ...access.http });
 
   async function start() {

@@ -6,12 +6,16 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Health, Pipeline, ServiceHealth } from '../api.js';
+import type { AlertmanagerStats } from '../health/alertmanager.js';
+import type { NotifierStats } from '../health/notifier.js';
 
 export interface MetricsSources {
   pipeline(): Promise<Pipeline>;
   services(): Promise<ServiceHealth[]>;
   /** GraphQL subscriptions open now, WebSocket and SSE together. */
   subscriptions(): number;
+  /** The alert receivers' counts; null when that receiver is not configured. */
+  receivers(): { webhook: NotifierStats | null; alertmanager: AlertmanagerStats | null };
 }
 
 export interface MetricsOptions {
@@ -36,6 +40,7 @@ interface Reading {
   omitted: number;
   known: number;
   subscriptions: number;
+  receivers: ReturnType<MetricsSources['receivers']>;
   nowUs: number;
 }
 
@@ -128,6 +133,11 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Da
     buckets: JOB_BUCKETS_S,
     registers: [registry],
   });
+  counter('hms_alert_notifications_total', 'Alert deliveries by receiver (webhook, alertmanager) and outcome (sent, failed).', ['receiver', 'outcome'], ({ receivers: { webhook, alertmanager } }) => [
+    ...(webhook ? ([[{ receiver: 'webhook', outcome: 'sent' }, webhook.sent], [{ receiver: 'webhook', outcome: 'failed' }, webhook.failed]] as Rows) : []),
+    ...(alertmanager ? ([[{ receiver: 'alertmanager', outcome: 'sent' }, alertmanager.sent], [{ receiver: 'alertmanager', outcome: 'failed' }, alertmanager.failed]] as Rows) : []),
+  ]);
+  gauge('hms_alertmanager_failing', 'Alertmanagers (--alertmanager-url) whose last push failed; absent without one.', [], (r) => one(r.receivers.alertmanager?.failing));
   gauge('hms_graphql_subscriptions', 'GraphQL subscriptions open now.', [], (r) => one(r.subscriptions));
 
   gauge('hms_services', 'Services the daemon has health for.', [], (r) => one(r.known));
@@ -146,7 +156,7 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Da
       const services = all.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)).slice(0, opts.maxServices);
       // Set and used in one synchronous stretch: registry.metrics() runs every collect() before it awaits,
       // so scrapes that overlap each see their own reading.
-      reading = { pipeline, services, omitted: all.length - services.length, known: all.length, subscriptions: sources.subscriptions(), nowUs: Date.now() * 1000 };
+      reading = { pipeline, services, omitted: all.length - services.length, known: all.length, subscriptions: sources.subscriptions(), receivers: sources.receivers(), nowUs: Date.now() * 1000 };
       return registry.metrics();
     },
     timed(task, fn) {

@@ -218,6 +218,12 @@ interface Forecast {
   fullAt: number | null;
 }
 
+/** A fill rate for people: three significant digits, whole numbers from 100 on (`+304%/h`, `+2.15%/h`, `-0.5%/h`). */
+export const formatRatePerHour = (perHour: number): string => {
+  const r = Math.abs(perHour) >= 100 ? Math.round(perHour) : Number(perHour.toPrecision(3));
+  return `${r >= 0 ? '+' : ''}${r}%/h`;
+};
+
 export class Evaluator {
   private readonly states = new Map<string, ServiceState>();
   private readonly changedStates: ServiceState[] = [];
@@ -423,7 +429,7 @@ export class Evaluator {
     const label = ruleLabel(rule);
     if (!f || f.fullAt === null) return { value: null, text: `${label} was filling; no clear trend now` };
     const perHour = f.fit.slopePerSec * 3600;
-    const rate = `${perHour >= 0 ? '+' : ''}${Number(perHour.toFixed(2))}%/h`;
+    const rate = formatRatePerHour(perHour);
     const inUs = f.fullAt - nowUs;
     const when = inUs <= 0 ? 'now' : `in ${formatDuration(inUs)}`;
     return { value: Math.round((inUs / 3.6e9) * 100) / 100, text: `${label} full ${when} at current rate (${rate})` };

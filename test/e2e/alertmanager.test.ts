@@ -117,4 +117,11 @@ alertmanagerTest('alerts reach a real Alertmanager with their labels, one per br
   t.true((await am.metric('alertmanager_alerts_received_total{status="resolved",version="v2"}')) >= 1, 'a resolved alert was received, not timed out');
   t.true((await am.metric('alertmanager_alerts_received_total{status="firing",version="v2"}')) >= 1);
   t.is(await am.metric('alertmanager_alerts_invalid_total{version="v2"}'), 0, 'nothing we pushed was refused');
+
+  // The daemon's /metrics counts the same story: failed pushes while it was down, then the fire and the resolve.
+  const scrape = await (await fetch(d.url.replace(/\/graphql$/, '/metrics'))).text();
+  const sample = (outcome: string) => Number(new RegExp(`^hms_alert_notifications_total\\{(?=[^}]*receiver="alertmanager")(?=[^}]*outcome="${outcome}")[^}]*\\} (\\S+)$`, 'm').exec(scrape)?.[1]);
+  t.true(sample('failed') >= 2, `retries while Alertmanager was down:\n${scrape}`);
+  t.true(sample('sent') >= 2, 'the firing alert and its resolve');
+  t.regex(scrape, /^hms_alertmanager_failing 0$/m);
 });

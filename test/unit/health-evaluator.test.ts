@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import type { HealthMessage } from '../../src/core/message.js';
-import { type AlertRecord, Evaluator } from '../../src/health/evaluator.js';
+import { type AlertRecord, Evaluator, formatRatePerHour } from '../../src/health/evaluator.js';
 import { parseRulesConfig, type RulesConfig } from '../../src/health/rules.js';
 
 /** 2026-11-27T10:00:00Z in epoch microseconds. */
@@ -361,4 +361,12 @@ test('takeChanged: each service a message reached since the last call, once, wit
     ev.takeChanged().map((c) => [c.msg.service, c.msg.cpu]),
     [['b', 5]],
   );
+});
+
+test('forecast text: the fill rate at three significant digits, whole from 100 %/h on', (t) => {
+  t.is(formatRatePerHour(304.23456), '+304%/h');
+  t.is(formatRatePerHour(2.14749), '+2.15%/h');
+  t.is(formatRatePerHour(30.0000000004), '+30%/h');
+  t.is(formatRatePerHour(-0.50001), '-0.5%/h');
+  t.is(formatRatePerHour(1234.5), '+1235%/h');
 });

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { ConfigError, loadConfig } from '../../src/config/settings.js';
 import { type Daemon, gql, killedAfterwards, message, sendUdp, waitFor } from '../helpers/daemon.js';
+import { startServedBinary } from '../helpers/served-binary.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
@@ -151,21 +152,13 @@ async function startPrometheus(t: { teardown(fn: () => Promise<void>): void }, r
       '',
     ].join('\n'),
   );
-  const proc = spawn(PROMETHEUS, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, `--storage.tsdb.path=${join(root, 'tsdb')}`, '--log.level=warn'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  proc.stderr!.on('data', (c) => (log += c));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  t.teardown(async () => {
-    proc.kill('SIGKILL');
-    await exited;
-  });
   const base = `http://127.0.0.1:${port}`;
-  await waitFor('prometheus ready', async () => {
-    if (proc.exitCode !== null) throw new Error(`prometheus exited with ${proc.exitCode}:\n${log}`);
-    return (await fetch(`${base}/-/ready`).catch(() => undefined))?.ok;
-  });
+  const proc = await startServedBinary(
+    t,
+    PROMETHEUS,
+    [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, `--storage.tsdb.path=${join(root, 'tsdb')}`, '--log.level=warn'],
+    `${base}/-/ready`,
+  );
   return {
     proc,
     async query(expr) {

@@ -3,7 +3,10 @@
  * with the same seed is reproducible and tests need no sockets. Each behaviour is a failure shape the monitor
  * is meant to catch: a memory leak, a filling disk, a crashing service that goes silent, CPU spikes.
  */
+import type { Reading } from '../src/core/message.js';
 import { hashUnit, mulberry32, serviceKey, smoothNoise } from './random.js';
+
+export type { Reading };
 
 export type Behaviour = 'daily' | 'leak' | 'disk-fill' | 'crasher' | 'spiker';
 
@@ -47,13 +50,6 @@ export interface ServiceProfile {
   cycleS: number;
 }
 
-/** One reading in the wire contract's shape, without the Timestamp (the sender adds it). */
-export interface Reading {
-  serviceName: string;
-  CPU: number;
-  RAM: { Total: number; Free: number };
-  Disk: { Total: number; Free: number };
-}
 
 const RAM_SIZES = [4, 8, 16, 32, 64];
 const DISK_SIZES = [64, 128, 256, 512, 1024];

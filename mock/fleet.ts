@@ -6,7 +6,8 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { hostReader } from '../src/agent/host.js';
-import { profileOf, type Reading, type ServiceProfile, sampleProfile } from './behaviours.js';
+import { formatMessage } from '../src/core/message.js';
+import { profileOf, type ServiceProfile, sampleProfile } from './behaviours.js';
 
 export interface MockOptions {
   /** Where the daemon listens. @default {host: '127.0.0.1', port: 3500} */
@@ -46,17 +47,6 @@ const TICK_BUDGET_MS = 50;
 const MAX_LAG_S = 1;
 /** How long to wait at the end for send completions before closing the socket anyway. */
 const DRAIN_TIMEOUT_MS = 2000;
-
-/** The datagram text. Built by hand: it is the hot path, and JSON.stringify of a nested object costs more. */
-export function formatMessage(r: Reading, epochUs: number): string {
-  return `{"serviceName":${JSON.stringify(r.serviceName)},"Timestamp":${formatEpochSeconds(epochUs)},"CPU":${r.CPU},"RAM":{"Total":${r.RAM.Total},"Free":${r.RAM.Free}},"Disk":{"Total":${r.Disk.Total},"Free":${r.Disk.Free}}}`;
-}
-
-/** Exact decimal seconds from integer microseconds; float division would print artefacts like .2530000001. */
-function formatEpochSeconds(us: number): string {
-  const s = Math.floor(us / 1e6);
-  return `${s}.${String(us - s * 1e6).padStart(6, '0')}`;
-}
 
 function validate(opts: MockOptions): void {
   const bad = (name: string, why: string) => new RangeError(`mock option ${name} ${why}`);

@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatMessage } from '../../mock/fleet.js';
+import { formatMessage } from '../core/message.js';
 import type { Logger } from '../log.js';
 import { hostReader } from './host.js';
 

@@ -3,7 +3,7 @@
  * /proc and statfs. The one implementation of host reading: `hms agent` and `hms mock --real` both use it.
  */
 import { readFileSync, statfsSync } from 'node:fs';
-import type { Reading } from '../../mock/behaviours.js';
+import type { Reading } from '../core/message.js';
 
 export type HostReading = Omit<Reading, 'serviceName'>;
 

@@ -11,6 +11,28 @@ export interface HealthMessage {
   diskFree: number;
 }
 
+/** One reading in the wire contract's shape, without the Timestamp (the sender adds it). */
+export interface Reading {
+  serviceName: string;
+  CPU: number;
+  RAM: { Total: number; Free: number };
+  Disk: { Total: number; Free: number };
+}
+
+/**
+ * The datagram text, as every sender here writes it (the mock fleet, the agent). Built by hand: it is the mock's
+ * hot path, and JSON.stringify of a nested object costs more.
+ */
+export function formatMessage(r: Reading, epochUs: number): string {
+  return `{"serviceName":${JSON.stringify(r.serviceName)},"Timestamp":${formatEpochSeconds(epochUs)},"CPU":${r.CPU},"RAM":{"Total":${r.RAM.Total},"Free":${r.RAM.Free}},"Disk":{"Total":${r.Disk.Total},"Free":${r.Disk.Free}}}`;
+}
+
+/** Exact decimal seconds from integer microseconds; float division would print artefacts like .2530000001. */
+function formatEpochSeconds(us: number): string {
+  const s = Math.floor(us / 1e6);
+  return `${s}.${String(us - s * 1e6).padStart(6, '0')}`;
+}
+
 /**
  * Why a signed datagram, or an unsigned one under --auth-mode required, was refused (ingest/datagram-auth.ts):
  * `stale` is a time outside --auth-window, `replayed` a nonce already seen within it.

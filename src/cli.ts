@@ -14,6 +14,9 @@ import {
   MOCK_SETTINGS,
   parseTarget,
   readSettingFile,
+  type Settings,
+  type Spec,
+  type SettingsOf,
   settingsTable,
   TUI_SETTINGS,
 } from './config/settings.js';
@@ -66,6 +69,28 @@ function printSettings(title: string, rows: SettingRow[], fileKeys = false): voi
 }
 
 const wantsHelp = (argv: string[]) => argv.includes('--help') || argv.includes('-h');
+
+/**
+ * A command's settings from its flags and the environment; null when `--help` was asked for and printed. Throws
+ * ConfigError for an unexpected argument or a bad or unknown setting.
+ */
+function commandSettings<S extends Record<string, Spec>>(command: string, what: string, settings: Settings<S>, argv: string[]): SettingsOf<S> | null {
+  if (wantsHelp(argv)) {
+    printSettings(`hms ${command}: ${what} (flag > environment > default)`, settings.table());
+    return null;
+  }
+  const { flags, positionals } = parseFlags(argv, settings.booleans());
+  if (positionals.length) throw new ConfigError(`unexpected argument "${positionals[0]}" (see hms ${command} --help)`);
+  return settings.load({ flags, env: process.env });
+}
+
+/** Aborted by the first SIGINT or SIGTERM: how the sending commands stop. */
+function stopSignal(): AbortSignal {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  process.once('SIGTERM', () => ac.abort());
+  return ac.signal;
+}
 
 async function daemon(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
@@ -133,39 +158,27 @@ async function signer(
 }
 
 async function mock(argv: string[]): Promise<number> {
-  if (wantsHelp(argv)) {
-    printSettings('hms mock: a fleet of mock services sending health over UDP (flag > environment > default)', MOCK_SETTINGS.table());
-    return 0;
-  }
-  const { flags, positionals } = parseFlags(argv, MOCK_SETTINGS.booleans());
-  if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms mock --help)`);
-  const s = MOCK_SETTINGS.load({ flags, env: process.env });
+  const s = commandSettings('mock', 'a fleet of mock services sending health over UDP', MOCK_SETTINGS, argv);
+  if (!s) return 0;
   const { host, port } = parseTarget(s.target, MOCK_SETTINGS.describe('target'));
   const { runFleet } = await import('../mock/fleet.js');
-  const ac = new AbortController();
-  process.once('SIGINT', () => ac.abort());
-  process.once('SIGTERM', () => ac.abort());
   const { services, rate, duration, seed, real, authKeys, keyId } = s;
   if (rate <= 0 || services < 1) throw new ConfigError('--rate must be > 0 and --services at least 1');
   const sign = await signer(MOCK_SETTINGS, authKeys, keyId);
   process.stderr.write(`hms mock: ${services} services x ${rate} msg/s -> ${host}:${port}${sign ? `, signed with key ${keyId}` : ''}\n`);
+  const stop = stopSignal();
   const { sent } = await runFleet(
     { target: { host, port }, services, rate, duration: duration > 0 ? duration : undefined, seed, real, sign },
     (p) => process.stderr.write(`\rhms mock: sent ${p.sent} in ${p.elapsedS.toFixed(0)} s   `),
-    ac.signal,
+    stop,
   );
   process.stderr.write(`\nhms mock: sent ${sent} messages\n`);
   return 0;
 }
 
 async function agent(argv: string[]): Promise<number> {
-  if (wantsHelp(argv)) {
-    printSettings("hms agent: reports this host's CPU, RAM and disk to the daemon over UDP (flag > environment > default)", AGENT_SETTINGS.table());
-    return 0;
-  }
-  const { flags, positionals } = parseFlags(argv, AGENT_SETTINGS.booleans());
-  if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms agent --help)`);
-  const s = AGENT_SETTINGS.load({ flags, env: process.env });
+  const s = commandSettings('agent', "reports this host's CPU, RAM and disk to the daemon over UDP", AGENT_SETTINGS, argv);
+  if (!s) return 0;
   const [{ serviceNameProblem }, { readDisk }, { runAgent }] = await Promise.all([import('./ingest/decode.js'), import('./agent/host.js'), import('./agent/agent.js')]);
   const problem = s.service ? serviceNameProblem(s.service) : 'required: the name this host reports as, e.g. --service db-1';
   if (problem) throw new ConfigError(`${AGENT_SETTINGS.describe('service')}: ${problem}`);
@@ -178,11 +191,9 @@ async function agent(argv: string[]): Promise<number> {
   }
   const sign = await signer(AGENT_SETTINGS, s.authKeys, s.keyId, s.service);
   const log = createLogger(s.logLevel, s.logFormat);
-  const ac = new AbortController();
-  process.once('SIGINT', () => ac.abort());
-  process.once('SIGTERM', () => ac.abort());
+  const stop = stopSignal();
   log.info({ service: s.service, target: s.target, intervalS: s.interval / 1e6, disk: s.disk, keyId: s.keyId || undefined }, 'agent started');
-  const { sent, unsent } = await runAgent({ service: s.service, target, intervalMs: s.interval / 1000, disk: s.disk, sign }, log, ac.signal);
+  const { sent, unsent } = await runAgent({ service: s.service, target, intervalMs: s.interval / 1000, disk: s.disk, sign }, log, stop);
   log.info({ sent, unsent }, 'agent stopped');
   await new Promise<void>((resolve) => log.flush(() => resolve()));
   return 0;
@@ -207,14 +218,10 @@ async function main(argv: string[]): Promise<number> {
         return await convertCommand(rest, process.stdout, process.stderr);
       }
       case 'tui': {
-        if (wantsHelp(rest)) {
-          printSettings('hms tui: the terminal dashboard (flag > environment > default)', TUI_SETTINGS.table());
-          return 0;
-        }
-        const { flags, positionals } = parseFlags(rest);
-        if (positionals.length) return fail(`unexpected argument "${positionals[0]}" (see hms tui --help)`);
+        const s = commandSettings('tui', 'the terminal dashboard', TUI_SETTINGS, rest);
+        if (!s) return 0;
         const { runTui } = await import('../tui/main.js');
-        const { url, token, ca } = TUI_SETTINGS.load({ flags, env: process.env });
+        const { url, token, ca } = s;
         return await runTui({ url, token: token || undefined, ca: ca ? readSettingFile(ca, TUI_SETTINGS.describe('ca')) : undefined });
       }
       case 'demo': {

@@ -20,7 +20,7 @@ export const ALERTMANAGER_ENDS_AFTER = 4;
 
 type Kind = 'port' | 'int' | 'number' | 'bool' | 'bytes' | 'duration' | 'time' | 'string' | 'path' | 'cron' | 'compat' | 'enum';
 
-interface Spec {
+export interface Spec {
   kind: Kind;
   default: string;
   doc: string;

@@ -100,10 +100,7 @@ function convert(spec: Spec, raw: string, describe: string): unknown {
       return raw.trim();
     }
     case 'compat': {
-      const modes = raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
+      const modes = listOf(raw).filter(Boolean);
       for (const m of modes) if (!COMPAT_MODES.includes(m as CompatMode)) throw bad(`a comma-separated list of ${COMPAT_MODES.join(', ')}`);
       return new Set(modes as CompatMode[]);
     }
@@ -399,7 +396,7 @@ function checkLimits(c: Config): void {
   if (c.alertmanagerResendInterval <= 0) throw new ConfigError(`${describe('alertmanagerResendInterval')}: must be longer than 0s, e.g. 1m`);
 }
 
-/** The items of a comma-separated setting, trimmed; an empty item stays, for the check to name. */
+/** The items of a comma-separated setting, trimmed; an empty item stays, for a check to name or a caller to drop. */
 export const listOf = (text: string): string[] => (text.trim() === '' ? [] : text.split(',').map((s) => s.trim()));
 
 function checkHttpUrl(name: SettingName, value: string, example: string): void {
@@ -421,10 +418,7 @@ function checkHdfs(c: Config): void {
   if (engines.length && !/^hdfs:\/\/[^/]+/.test(c.hdfsFsUri)) {
     throw new ConfigError(`${describe('hdfsFsUri')}: ${engines.join(' and ')} with --storage hdfs need the namenode RPC URI, e.g. hdfs://namenode:8020`);
   }
-  const urls = c.hdfsUrl
-    .split(',')
-    .map((u) => u.trim())
-    .filter(Boolean);
+  const urls = listOf(c.hdfsUrl).filter(Boolean);
   if (urls.length === 0) throw new ConfigError(`${describe('hdfsUrl')}: required with --storage hdfs, e.g. http://namenode:9870`);
   for (const u of urls) {
     if (!/^https?:\/\/[^/]+/.test(u)) throw new ConfigError(`${describe('hdfsUrl')}: expected http(s)://HOST:PORT, got ${JSON.stringify(u)}`);

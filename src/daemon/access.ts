@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import type { HttpServerOptions } from '../../graphql/server.js';
 import { type ApiTokens, loadApiTokens } from '../../graphql/tokens.js';
-import { bindHosts, type Config, DAEMON_SETTINGS, readSettingFile, type SettingName } from '../config/settings.js';
+import { bindHosts, type Config, DAEMON_SETTINGS, listOf, readSettingFile, type SettingName } from '../config/settings.js';
 import { DatagramAuth, loadAuthKeys } from '../ingest/datagram-auth.js';
 import type { Logger } from '../log.js';
 
@@ -87,10 +87,7 @@ export function openAccess(config: Config, log: Logger): Access {
  * rebinding attack uses the attacker's own name, which is never among these.
  */
 export function allowedHosts(setting: string, bind: string): string[] {
-  const given = setting
-    .split(',')
-    .map((h) => h.trim())
-    .filter(Boolean);
+  const given = listOf(setting).filter(Boolean);
   if (given.length) return given;
   const names = new Set([bind, 'localhost', '127.0.0.1', '::1']);
   if (bind === '0.0.0.0' || bind === '::') {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Config, ConfigError } from '../config/settings.js';
+import { type Config, ConfigError, listOf } from '../config/settings.js';
 import type { Logger } from '../log.js';
 import { HdfsStore } from '../storage/hdfs-store.js';
 import { LocalStore } from '../storage/local-store.js';
@@ -29,10 +29,7 @@ export function chooseBackends(config: Config, log: Logger): Backends {
   // One WebHDFS client for the store and the engines, so retries and namenode failover are shared.
   const client = hdfs
     ? new WebHdfs({
-        urls: config.hdfsUrl
-          .split(',')
-          .map((u) => u.trim())
-          .filter(Boolean),
+        urls: listOf(config.hdfsUrl).filter(Boolean),
         user: config.hdfsUser || undefined,
         onRetry: (e) => log.warn({ op: e.op, path: e.path, attempt: e.attempt, excluded: e.excluded, err: e.error.message }, 'WebHDFS retry'),
       })

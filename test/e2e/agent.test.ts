@@ -44,13 +44,23 @@ test.after.always(() => {
   for (const a of agents) a.proc.kill('SIGKILL');
 });
 
+function tryJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
 function startAgent(args: string[]): Agent {
   const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'agent', '--interval', '1s', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const lines: LogLine[] = [];
   const text: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (line) => {
-    if (line.startsWith('{')) lines.push(JSON.parse(line) as LogLine);
+    // Parsed here, in an event handler: a line that only looks like JSON must not become an uncaught exception.
+    const parsed = line.startsWith('{') ? tryJson(line) : undefined;
+    if (parsed) lines.push(parsed as LogLine);
     else text.push(line);
   });
   const agent: Agent = {

@@ -124,6 +124,7 @@ function promtoolCheck(body: string): Promise<{ code: number | null; output: str
     p.stderr.on('data', (c) => (output += c));
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, output }));
+    p.stdin.on('error', () => {}); // promtool gone early (EPIPE): its exit code and output say why
     p.stdin.end(body);
   });
 }

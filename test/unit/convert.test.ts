@@ -249,6 +249,7 @@ test('IN "-" reads stdin', async (t) => {
   child.stderr.on('data', (d) => {
     stderr += d;
   });
+  child.stdin.on('error', () => {}); // a child that fails early: its exit code and stderr say why
   child.stdin.end('{"serviceName": "s", "Timestamp": 1764273214, "CPU": 3, "RAM": {"Total": 2, "Free": 1}, "Disk": {"Total": 2, "Free": 1}}\n');
   const code = await new Promise((resolve) => child.on('close', resolve));
   t.is(code, 0, stderr);

@@ -1,10 +1,12 @@
-import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import { basename } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { segmentIdOf } from '../core/master-record.js';
 import type { HealthMessage } from '../core/message.js';
 import { type AbsorbedState, absorbedParams, absorbedSql, notAbsorbedFiles } from '../core/absorbed.js';
 import { scrubMasterFiles, withScrub } from '../storage/quarantine.js';
-import { Mutex, transaction } from '../serving/database.js';
-import { minuteAggregate, quantize, readSegments, RESOURCES, rollup, SEGMENT_OF_FILENAME } from '../serving/view-sql.js';
-import { absorbRows, type SpeedDeps, type SpeedLayer } from './speed-layer.js';
+import { Mutex, readMeta, transaction, writeMeta } from '../serving/database.js';
+import { minuteAggregate, quantize, RESOURCES, recordSource, rollup } from '../serving/view-sql.js';
+import { absorbRows, SPEED_PROGRESS, type SpeedDeps, type SpeedLayer } from './speed-layer.js';
 
 /**
  * Speed layer, DuckDB engine: accepted messages are folded, as they arrive, into minute aggregates in memory
@@ -23,9 +25,6 @@ const MERGE_ON_CONFLICT = [
       THEN excluded.${r}_peak ELSE ${r}_peak END`,
   ),
 ].join(',\n    ');
-
-/** Segment lines from files whose names carry the segment id, with that id as a column. */
-const SEGMENT_ROWS = `(SELECT *, ${SEGMENT_OF_FILENAME} AS seg FROM ${readSegments()})`;
 
 // Rows of a failed tick are appended again with the next one's, so one key may come twice: merged first.
 const MERGE_INCOMING = `INSERT INTO rt_minute ${rollup('rt_incoming', 'service, bucket, seg')}
@@ -107,36 +106,44 @@ export class MinuteRow {
   }
 }
 
-/** The rows of the minutes a tick has not merged yet, by service; the newest used first (most messages go there). */
+/** One service's pending rows, by minute bucket (a bucket holds a row per segment it spans: almost always one). */
+class ServiceRows {
+  /** Where the last message went: the next one of the service almost always goes there too. */
+  last: MinuteRow | undefined;
+  readonly byBucket = new Map<number, MinuteRow[]>();
+}
+
+/** The rows of the minutes a tick has not merged yet, by service and minute: one lookup a message, however many. */
 class Pending {
-  readonly byService = new Map<string, MinuteRow[]>();
+  readonly byService = new Map<string, ServiceRows>();
   rows = 0;
   messages = 0;
 
   add(m: HealthMessage, segment: number): void {
     const bucket = Math.floor(m.ts / MINUTE_US) * MINUTE_US;
-    let list = this.byService.get(m.service);
-    if (!list) {
-      list = [];
-      this.byService.set(m.service, list);
+    let service = this.byService.get(m.service);
+    if (!service) {
+      service = new ServiceRows();
+      this.byService.set(m.service, service);
     }
-    let row = list[list.length - 1];
+    let row = service.last;
     if (!row || row.bucket !== bucket || row.seg !== segment) {
-      row = list.find((r) => r.bucket === bucket && r.seg === segment) ?? this.newRow(list, m.service, bucket, segment);
+      const list = service.byBucket.get(bucket);
+      row = list?.find((r) => r.seg === segment);
+      if (!row) {
+        row = new MinuteRow(m.service, bucket, segment);
+        if (list) list.push(row);
+        else service.byBucket.set(bucket, [row]);
+        this.rows++;
+      }
+      service.last = row;
     }
     row.add(m);
     this.messages++;
   }
 
-  private newRow(list: MinuteRow[], service: string, bucket: number, seg: number): MinuteRow {
-    const row = new MinuteRow(service, bucket, seg);
-    list.push(row);
-    this.rows++;
-    return row;
-  }
-
   *all(): Generator<MinuteRow> {
-    for (const rows of this.byService.values()) yield* rows;
+    for (const service of this.byService.values()) for (const rows of service.byBucket.values()) yield* rows;
   }
 }
 
@@ -148,6 +155,8 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   private unmergedMessages = 0;
   /** The last merge failed (a full disk, the database refusing writes). */
   private failing = false;
+  /** SPEED_PROGRESS as last written. */
+  private progress = Number.NEGATIVE_INFINITY;
   private readonly lock = new Mutex();
 
   private constructor(
@@ -188,7 +197,12 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   /** Appends the pending rows to a temporary table and merges them into `rt_minute` in one statement. */
   private async merge(): Promise<number> {
     const rows = [...this.unmerged, ...this.pending.all()];
-    if (rows.length === 0) return 0;
+    // Every message of the segments sealed by now was pushed before this moment: it is in `rows`, or merged.
+    const complete = this.sources.sealedUpTo();
+    if (rows.length === 0) {
+      if (complete > this.progress) await this.saveProgress(complete);
+      return 0;
+    }
     const messages = this.unmergedMessages + this.pending.messages;
     this.pending = new Pending();
     try {
@@ -203,7 +217,9 @@ export class DuckDBSpeedLayer implements SpeedLayer {
       await transaction(this.conn, async () => {
         await this.conn.run(MERGE_INCOMING);
         await this.conn.run('DELETE FROM rt_incoming');
+        await writeMeta(this.conn, SPEED_PROGRESS, complete);
       });
+      this.progress = complete;
       this.failing = false;
       this.unmerged = [];
       this.unmergedMessages = 0;
@@ -219,18 +235,25 @@ export class DuckDBSpeedLayer implements SpeedLayer {
   }
 
   /**
-   * From the master files not absorbed (staged locally by the store) and every local segment. Unreadable
-   * records in either are quarantined and the rebuild done again.
+   * The realtime views after a restart. They are kept in the DuckDB file with the last segment they hold in
+   * full (SPEED_PROGRESS): the rows of later segments go, and those segments are read again, from the local
+   * segments and the master files the batch has not absorbed: a minute or two of data, whatever the size of
+   * the dataset. With `full` (or no progress saved), every row not absorbed is read again. Unreadable records
+   * are quarantined and the rebuild done again. Only while nothing is pushed (at start).
    */
-  async rebuild(): Promise<number> {
+  async rebuild(opts: { full?: boolean } = {}): Promise<number> {
     const { store, localFiles, quarantine } = this.sources;
     const absorbed = this.sources.absorbed.current();
-    const inputs = async () => notAbsorbedFiles(await store.list(), absorbed);
+    const saved = opts.full ? null : await readMeta(this.conn, SPEED_PROGRESS);
+    const after = saved ?? Number.NEGATIVE_INFINITY;
+    const newer = (segment: number | undefined) => segment !== undefined && segment > after;
+    const inputs = async () => notAbsorbedFiles(await store.list(), absorbed).filter((f) => newer(f.segment));
     return withScrub(
       async () => {
         const staged = await store.stage(await inputs());
         try {
-          return await this.load([...staged.paths, ...(await localFiles())], absorbed);
+          const local = (await localFiles()).filter((path) => newer(segmentIdOf(basename(path))));
+          return await this.load([...staged.paths, ...local], absorbed, saved);
         } finally {
           await staged.release();
         }
@@ -240,20 +263,32 @@ export class DuckDBSpeedLayer implements SpeedLayer {
     );
   }
 
-  private load(paths: string[], absorbed: AbsorbedState): Promise<number> {
+  private load(paths: string[], absorbed: AbsorbedState, saved: number | null): Promise<number> {
     return this.lock.run(async () => {
+      const complete = this.sources.sealedUpTo();
       await transaction(this.conn, async () => {
-        await this.conn.run('DELETE FROM rt_minute');
-        if (paths.length === 0) return;
-        await this.conn.run(
-          `INSERT INTO rt_minute ${minuteAggregate(SEGMENT_ROWS, ['seg'], `NOT ${absorbedSql('ts')}`)}`,
-          { files: listValue(paths), ...absorbedParams(absorbed) },
-          { files: LIST(VARCHAR) },
-        );
+        if (saved === null) await this.conn.run('DELETE FROM rt_minute');
+        else await this.conn.run('DELETE FROM rt_minute WHERE seg > $after', { after: BigInt(saved) });
+        if (paths.length > 0) {
+          const source = recordSource(paths);
+          await this.conn.run(
+            `INSERT INTO rt_minute ${minuteAggregate(source.sql, ['seg'], `NOT ${absorbedSql('ts')}`)}`,
+            { ...source.params, ...absorbedParams(absorbed) },
+            source.types,
+          );
+        }
+        await writeMeta(this.conn, SPEED_PROGRESS, complete);
       });
+      this.progress = complete;
+      this.sources.log.info({ files: paths.length, after: saved, full: saved === null }, 'realtime views: read the segments after their saved progress');
       const rows = (await this.conn.runAndReadAll('SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM rt_minute')).getRows();
       return Number(rows[0][0]);
     });
+  }
+
+  private async saveProgress(complete: number): Promise<void> {
+    await writeMeta(this.conn, SPEED_PROGRESS, complete);
+    this.progress = complete;
   }
 
   absorb(conn: DuckDBConnection, now: AbsorbedState): Promise<void> {

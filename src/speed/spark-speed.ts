@@ -10,7 +10,7 @@ import { type AbsorbedState, notAbsorbedFiles } from '../core/absorbed.js';
 import { Mutex, transaction } from '../serving/database.js';
 import { isLocal, type SparkDriver } from './spark-driver.js';
 import { FILE_COLUMN, realtimeMinutesSql, SEGMENTS_VIEW, sparkRawSchema } from './spark-sql.js';
-import { absorbRows, type SpeedDeps, type SpeedLayer } from './speed-layer.js';
+import { absorbRows, forgetSpeedProgress, type SpeedDeps, type SpeedLayer } from './speed-layer.js';
 import { AGG_COLUMNS } from '../serving/view-sql.js';
 
 /**
@@ -222,6 +222,7 @@ export class SparkSpeedLayer implements SpeedLayer {
         // One transaction: readers see the old realtime views or the new ones, never neither.
         await transaction(this.conn, async () => {
           await this.conn.run('DELETE FROM rt_minute');
+          await forgetSpeedProgress(this.conn);
           if (parts.length > 0) await this.conn.run(LOAD, { files: listValue(parts) }, { files: LIST(VARCHAR) });
         });
         this.loadedKey = key;

@@ -2,7 +2,7 @@ import type { HealthMessage } from '../core/message.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Absorbed, type AbsorbedState, absorbedParams, absorbedSql } from '../core/absorbed.js';
 import type { Logger } from '../log.js';
-import type { Database } from '../serving/database.js';
+import type { Database, MetaKey } from '../serving/database.js';
 import type { Quarantine } from '../storage/quarantine.js';
 import type { MasterStore } from '../storage/store.js';
 
@@ -36,8 +36,11 @@ export interface SpeedLayer {
   drained<T>(fn: () => Promise<T>): Promise<T>;
   /** Forgets the rows the batch views now hold (`absorbedSql`), on `conn`, inside the batch's transaction. */
   absorb(conn: DuckDBConnection, now: AbsorbedState): Promise<void>;
-  /** Rebuilds the realtime views: every row the batch views (W, segment) have not absorbed. */
-  rebuild(): Promise<number>;
+  /**
+   * At start: makes the realtime views hold every row the batch views (W, segment) have not absorbed, reading
+   * as little as the engine can (`full`: everything, as if nothing were kept). Resolves with their messages.
+   */
+  rebuild(opts?: { full?: boolean }): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -51,11 +54,25 @@ export interface SpeedDeps {
   sealAndShip(): Promise<number>;
   /** Every local write-ahead segment file (sealed and open). */
   localFiles(): Promise<string[]>;
+  /** Highest segment id sealed and durable, with every lower one (SegmentLog.sealedUpTo). */
+  sealedUpTo(): number;
   /** Moves unreadable lines of the sealed local segments to the quarantine (after a read failed); how many. */
   scrubLocalFiles(): Promise<number>;
   /** A local directory of its own, emptied at start. */
   dir: string;
   log: Logger;
+}
+
+/**
+ * The realtime views' own progress, kept in the DuckDB file with `rt_minute` (both written in one transaction):
+ * every message of segments up to this id is in `rt_minute`. A start-up then reads only the segments after it
+ * (the DuckDB engine), instead of every row the batch has not absorbed. An engine that rebuilds `rt_minute`
+ * another way clears it (`forgetSpeedProgress`).
+ */
+export const SPEED_PROGRESS: MetaKey = 'speed_segment';
+
+export async function forgetSpeedProgress(conn: DuckDBConnection): Promise<void> {
+  await conn.run('DELETE FROM meta WHERE k = $k', { k: SPEED_PROGRESS });
 }
 
 /** The realtime rows the batch views hold now go (both engines keep the same `rt_minute`). */

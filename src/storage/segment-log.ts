@@ -90,6 +90,8 @@ export class SegmentLog {
   /** Text appended and not yet durable, over the open segment and the retired ones. */
   private pendingBytes = 0;
   private failure: { error: string; since: number } | null = null;
+  /** Highest id sealed and durable: every message of it, and of every lower id, is on disk. */
+  private durableUpTo = 0;
   private readonly maxUnflushed: number;
   private readonly log: Logger;
 
@@ -120,6 +122,7 @@ export class SegmentLog {
       if (m[2] === 'open') await this.recover(id);
     }
     this.current = this.fresh(maxId + 1);
+    this.durableUpTo = maxId;
     this.timer = setInterval(() => this.tick(), this.opts.flushIntervalMs);
     return this.sealed();
   }
@@ -188,6 +191,14 @@ export class SegmentLog {
     return this.current.id;
   }
 
+  /**
+   * Highest segment id that is sealed and on disk, with every lower one: no message will be appended to it
+   * again, and each of its messages was appended (and handed on by the fan-out) before it was sealed.
+   */
+  get sealedUpTo(): number {
+    return this.durableUpTo;
+  }
+
   status(): SegmentLogStatus {
     return {
       unflushed: this.appendedMessages - this.flushedMessages,
@@ -241,6 +252,7 @@ export class SegmentLog {
       seg.fh = undefined;
       await this.guard(rename(join(this.opts.dir, segmentName(seg.id, 'open')), join(this.opts.dir, segmentName(seg.id, 'jsonl'))));
       await this.guard(syncDir(this.opts.dir));
+      this.durableUpTo = seg.id;
       this.retired.shift();
     }
   }

@@ -7,7 +7,8 @@
  * the SQL below, for engines written in JavaScript.
  */
 
-import { INVALID_RECORD } from '../../jobs/mapreduce/task/record.mjs';
+import { type DuckDBListType, type DuckDBListValue, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import { INVALID_RECORD, RECORD_FIELDS } from '../../jobs/mapreduce/task/record.mjs';
 import { RAW_COLUMNS, VALID_RECORD } from '../core/master-record.js';
 
 export const RESOURCES = ['cpu', 'ram', 'disk'] as const;
@@ -25,6 +26,32 @@ export const readSegments = (files = '$files') =>
 /** The segment id of a file, from its name. */
 export const SEGMENT_OF_FILENAME = "CAST(regexp_extract(filename, 'seg-(\\d{12})', 1) AS BIGINT)";
 
+const RECORD_COLUMNS = `${RECORD_FIELDS.map(([name]) => name).join(', ')}, filename`;
+
+/**
+ * The records of master files and segments of either form, with `filename` and `seg` (each record's segment: a
+ * JSON-lines file's from its name, a compacted Parquet file's from its column), as a subquery, and the
+ * parameters it binds. A path ending in `.parquet` is read as Parquet.
+ */
+export function recordSource(paths: string[]): { sql: string; params: Record<string, DuckDBListValue>; types: Record<string, DuckDBListType> } {
+  const parquet = paths.filter((p) => p.endsWith('.parquet'));
+  const jsonl = paths.filter((p) => !p.endsWith('.parquet'));
+  const parts: string[] = [];
+  const params: Record<string, DuckDBListValue> = {};
+  const types: Record<string, DuckDBListType> = {};
+  if (jsonl.length > 0 || parquet.length === 0) {
+    parts.push(`SELECT ${RECORD_COLUMNS}, ${SEGMENT_OF_FILENAME} AS seg FROM ${readSegments('$jsonl')}`);
+    params.jsonl = listValue(jsonl);
+    types.jsonl = LIST(VARCHAR);
+  }
+  if (parquet.length > 0) {
+    parts.push(`SELECT ${RECORD_COLUMNS}, seg FROM read_parquet($parquet, filename = true)`);
+    params.parquet = listValue(parquet);
+    types.parquet = LIST(VARCHAR);
+  }
+  return { sql: `(${parts.join('\n  UNION ALL ')})`, params, types };
+}
+
 const QUANTIZED = `service, ts,
   CAST(round(cpu * ${MICRO}) AS BIGINT) AS cpu_u,
   CAST(round((ram_total - ram_free) / ram_total * 100 * ${MICRO}) AS BIGINT) AS ram_u,
@@ -35,12 +62,20 @@ export const AGG_COLUMNS = ['n', ...RESOURCES.flatMap((r) => [`${r}_sum`, `${r}_
 
 export const AGG_COLUMN_DDL = ['n BIGINT', ...RESOURCES.flatMap((r) => [`${r}_sum BIGINT`, `${r}_min BIGINT`, `${r}_max BIGINT`, `${r}_peak BIGINT`])].join(', ');
 
+/**
+ * The ordering key of the peak time: the value, then the earliest time, packed into one 128-bit integer (times
+ * are below 2^53). A list key (`[value, -ts]`) means the same, but every group of a large aggregation then holds a
+ * list on the heap: several hundred MB over a month of minutes, beyond --memory-limit.
+ */
+const TIME_SPAN = 2 ** 53;
+const peakKey = (value: string, time: string) => `(CAST(${value} AS HUGEINT) * ${TIME_SPAN} + (${TIME_SPAN - 1} - ${time}))`;
+
 const RAW_AGGS = [
   'count(*) AS n',
   ...RESOURCES.map(
     (r) =>
       // Peak time: the earliest time the maximum was reached, so every engine picks the same one.
-      `CAST(sum(${r}_u) AS BIGINT) AS ${r}_sum, min(${r}_u) AS ${r}_min, max(${r}_u) AS ${r}_max, max_by(ts, [${r}_u, -ts]) AS ${r}_peak`,
+      `CAST(sum(${r}_u) AS BIGINT) AS ${r}_sum, min(${r}_u) AS ${r}_min, max(${r}_u) AS ${r}_max, max_by(ts, ${peakKey(`${r}_u`, 'ts')}) AS ${r}_peak`,
   ),
 ].join(',\n  ');
 
@@ -48,7 +83,7 @@ export const MERGE_AGGREGATES = [
   'CAST(sum(n) AS BIGINT) AS n',
   ...RESOURCES.map(
     (r) =>
-      `CAST(sum(${r}_sum) AS BIGINT) AS ${r}_sum, min(${r}_min) AS ${r}_min, max(${r}_max) AS ${r}_max, max_by(${r}_peak, [${r}_max, -${r}_peak]) AS ${r}_peak`,
+      `CAST(sum(${r}_sum) AS BIGINT) AS ${r}_sum, min(${r}_min) AS ${r}_min, max(${r}_max) AS ${r}_max, max_by(${r}_peak, ${peakKey(`${r}_max`, `${r}_peak`)}) AS ${r}_peak`,
   ),
 ].join(',\n  ');
 

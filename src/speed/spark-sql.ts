@@ -44,7 +44,8 @@ const literal = (name: string, v: SqlParam | undefined): string => {
  * (Spark's own parameter markers would need the driver to know their names and types).
  *
  * Rewrites: `a // b` (integer division) -> `a div b`, which Spark parses at the same precedence as `*`;
- * `[a, b]` (a list, used as the max_by ordering key) -> `array(a, b)`, ordered element-wise in both engines;
+ * `[a, b]` (a list) -> `array(a, b)`, ordered element-wise in both engines; `CAST(x AS HUGEINT)` (the peak-time
+ * key, a 128-bit integer) -> `CAST(x AS DECIMAL(38, 0))`, which holds the same integers exactly;
  * backslashes in string literals are doubled, because Spark unescapes them and DuckDB does not;
  * `error(msg)` (fail the query) -> `raise_error(msg)`; `regexp_matches(s, re)` -> `regexp_like(s, re)`, both a
  * partial match (RE2 and java.util.regex agree on the character classes view-sql.ts uses).
@@ -60,6 +61,7 @@ export function toSparkSql(duckSql: string, params: Record<string, SqlParam> = {
       const out = part
         .replace(/\s\/\/\s/g, ' div ')
         .replace(/\[([^[\]]*)\]/g, 'array($1)')
+        .replace(/\bAS HUGEINT\)/g, 'AS DECIMAL(38, 0))')
         .replace(/\berror\(/g, 'raise_error(')
         .replace(/\bregexp_matches\(/g, 'regexp_like(')
         .replace(/\$(\w+)/g, (_, name: string) => literal(name, params[name]));

@@ -5,6 +5,8 @@ import { roundDerived } from '../../src/core/derived-precision.js';
 import { usedPct } from '../../src/core/message.js';
 import { MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE } from '../../src/core/time.js';
 import { quantize } from '../../src/serving/view-sql.js';
+import { chunksOfHours, DuckDBBatchEngine } from '../../src/batch/duckdb-engine.js';
+import type { MasterFile } from '../../src/storage/store.js';
 import { batchKeepsAnswers, buildPipeline, random, randomMessages, randomWindows } from '../helpers/pipeline.js';
 
 test('invariant 1: random windows give the same answer before and after each batch run, late data included', async (t) => {
@@ -127,7 +129,7 @@ test('realtime views rebuilt from segments equal the live ones', async (t) => {
   const live = await p.dump('rt_minute');
   t.true(live.length > 50);
   // From the master files not absorbed (batch ran once, new data since) and the local segments.
-  t.true((await p.speed.rebuild()) > 800);
+  t.true((await p.speed.rebuild({ full: true })) > 800);
   t.deepEqual(await p.dump('rt_minute'), live);
   await p.close();
 });
@@ -152,4 +154,42 @@ test('history: minute buckets of every service in one answer equal each service 
   const err = await t.throwsAsync(p.query.history(from - 7 * MICROS_PER_HOUR, p.clock.now));
   t.is((err as { code?: string }).code, 'WINDOW_TOO_LARGE');
   await p.close();
+});
+
+test('the duckdb engine aggregates a chunk of hours at a time: any chunk size gives the same views', async (t) => {
+  const rnd = random(31);
+  const msgs = randomMessages(rnd, 3000, Date.UTC(2026, 10, 26, 1) * 1000, Date.UTC(2026, 10, 27, 11) * 1000);
+  const views = [];
+  for (const chunk of [Number.MAX_SAFE_INTEGER, 50, 1]) {
+    const p = await buildPipeline({ engine: (store) => new DuckDBBatchEngine(store, chunk) });
+    p.ingest(msgs);
+    await p.ship();
+    const run = await p.batch.run();
+    t.is(run.status, 'SUCCEEDED');
+    t.is(run.records, msgs.length);
+    views.push(await p.batchViews());
+    await p.close();
+  }
+  t.deepEqual(views[1], views[0]);
+  t.deepEqual(views[2], views[0]);
+});
+
+test('chunks of hours: an hour is never split, hours go in time order, and a chunk holds about the messages asked', (t) => {
+  const file = (hour: number, n: number, format: 'jsonl' | 'parquet' = 'jsonl'): MasterFile => ({
+    partition: `h${hour}`,
+    hour: hour * MICROS_PER_HOUR,
+    segment: n,
+    first: n,
+    format,
+    name: `f${hour}-${n}`,
+    bytes: n * (format === 'jsonl' ? 150 : 13),
+  });
+  const files = [file(3, 400), file(1, 300), file(1, 300), file(2, 500, 'parquet'), file(4, 2000)];
+  const chunks = chunksOfHours(files, 1000);
+  t.deepEqual(
+    chunks.map((c) => c.map((f) => f.name)),
+    [['f1-300', 'f1-300'], ['f2-500', 'f3-400'], ['f4-2000']],
+  );
+  t.deepEqual(chunksOfHours(files, Number.MAX_SAFE_INTEGER).length, 1);
+  t.deepEqual(chunksOfHours([], 10), []);
 });

@@ -12,6 +12,7 @@ test('the input schema is the raw segment columns, in Spark types', (t) => {
 
 test('DuckDB-isms are rewritten, parameters inlined, literals escaped for Spark', (t) => {
   t.is(toSparkSql('SELECT ts // 60 * 60, max_by(ts, [u, -ts]) FROM x WHERE ts < $w AND s = $s', { w: 10n, s: "o'k" }), "SELECT ts div 60 * 60, max_by(ts, array(u, -ts)) FROM x WHERE ts < 10 AND s = 'o\\'k'");
+  t.is(toSparkSql('max_by(ts, (CAST(u AS HUGEINT) * 9007199254740992 + (9007199254740991 - ts)))'), 'max_by(ts, (CAST(u AS DECIMAL(38, 0)) * 9007199254740992 + (9007199254740991 - ts)))');
   t.is(toSparkSql("SELECT regexp_extract(f, 'seg-(\\d{12})', 1)"), "SELECT regexp_extract(f, 'seg-(\\\\d{12})', 1)");
   // Inside a literal nothing is rewritten.
   t.is(toSparkSql("SELECT 'a // b [c] $d'"), "SELECT 'a // b [c] $d'");

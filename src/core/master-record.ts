@@ -26,11 +26,28 @@ export function encodeLine(m: HealthMessage, recvUs: number, texts?: ReceivedTex
   return `{"service":${JSON.stringify(m.service)},"ts":${m.ts},"cpu":${m.cpu},"ram_total":${m.ramTotal},"ram_free":${m.ramFree},"disk_total":${m.diskTotal},"disk_free":${m.diskFree},"recv":${recvUs}}\n`;
 }
 
-export const segmentName = (id: number, ext: 'open' | 'jsonl'): string => `seg-${String(id).padStart(12, '0')}.${ext}`;
+const pad = (id: number) => String(id).padStart(12, '0');
+
+export const segmentName = (id: number, ext: 'open' | 'jsonl'): string => `seg-${pad(id)}.${ext}`;
 export const segmentIdOf = (name: string): number | undefined => {
   const m = /seg-(\d{12})/.exec(name);
   return m ? Number(m[1]) : undefined;
 };
+
+/**
+ * A compacted master file: the records of segments `first` to `last` in one hour partition, as Parquet with a
+ * `seg` column (each record's segment). It overshadows the files of those segments in its partition.
+ */
+export const compactedName = (first: number, last: number): string => `compact-${pad(first)}-${pad(last)}.parquet`;
+
+/** Master file names: what a file holds (segments `first` to `last`) and in which form; undefined for any other name. */
+export function masterName(name: string): { first: number; last: number; format: 'jsonl' | 'parquet' } | undefined {
+  let m = /^seg-(\d{12})\.jsonl$/.exec(name);
+  if (m) return { first: Number(m[1]), last: Number(m[1]), format: 'jsonl' };
+  m = /^compact-(\d{12})-(\d{12})\.parquet$/.exec(name);
+  if (m && Number(m[1]) <= Number(m[2])) return { first: Number(m[1]), last: Number(m[2]), format: 'parquet' };
+  return undefined;
+}
 
 /** Columns of a raw segment line, as read by DuckDB's `read_json`. */
 export const RAW_COLUMNS = `{${RECORD_FIELDS.map(([name, type]) => `${name}: '${type}'`).join(', ')}}`;

@@ -3,8 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { segmentIdOf } from '../core/master-record.js';
-import { type MasterFile, type MasterStore, partitionHour, type Scratch, type Staged } from './store.js';
+import { type MasterFile, type MasterStore, masterFile, partitionHour, type Scratch, type Staged, visibility } from './store.js';
 import { WebHdfs, WebHdfsError, type WebHdfsOptions } from './webhdfs.js';
 
 export interface HdfsStoreOptions extends Omit<WebHdfsOptions, 'signal' | 'delegation'> {
@@ -129,7 +128,7 @@ export class HdfsStore implements MasterStore {
     }
   }
 
-  async list(): Promise<MasterFile[]> {
+  async list(opts: { overshadowed?: boolean } = {}): Promise<MasterFile[]> {
     const dates = await this.children(this.master);
     const partitions: string[] = [];
     for (const date of dates) {
@@ -140,16 +139,34 @@ export class HdfsStore implements MasterStore {
       }
     }
     const perPartition = await mapLimit(partitions, this.concurrency, async (partition) => {
-      const hour = partitionHour(partition)!;
       const out: MasterFile[] = [];
       for (const f of await this.children(`${this.master}/${partition}`)) {
-        const segment = segmentIdOf(f.pathSuffix);
-        if (f.type !== 'FILE' || segment === undefined || f.pathSuffix.startsWith('.')) continue;
-        out.push({ partition, hour, segment, name: f.pathSuffix, bytes: f.length });
+        const file = f.type === 'FILE' ? masterFile(partition, f.pathSuffix, f.length) : undefined;
+        if (file) out.push(file);
       }
       return out;
     });
-    return perPartition.flat();
+    const { visible, overshadowed } = visibility(perPartition.flat());
+    return opts.overshadowed ? overshadowed : visible;
+  }
+
+  async remove(files: MasterFile[]): Promise<void> {
+    const dirs = new Set<string>();
+    await mapLimit(files, this.concurrency, async (f) => {
+      await this.client.delete(`${this.master}/${f.partition}/${f.name}`);
+      dirs.add(f.partition);
+      const key = cacheKey(f);
+      if (this.cache?.get(key)?.pins === 0) this.cache.delete(key);
+      await rm(join(this.options.cacheDir, key), { force: true });
+    });
+    for (const partition of dirs) {
+      // A non-recursive DELETE refuses a directory that is not empty: the partition (then its date) goes only once empty.
+      for (const dir of [`${this.master}/${partition}`, `${this.master}/${partition.slice(0, partition.indexOf('/'))}`]) {
+        const gone = await this.client.delete(dir).catch(() => false);
+        this.knownDirs.delete(dir);
+        if (!gone) break;
+      }
+    }
   }
 
   async stage(files: MasterFile[]): Promise<Staged> {

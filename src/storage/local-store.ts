@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { segmentIdOf } from '../core/master-record.js';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { replaceFile, syncDir, writeBelow, writeDurably } from './durable-file.js';
-import { type MasterFile, type MasterStore, partitionHour, type Scratch, type Staged } from './store.js';
+import { type MasterFile, type MasterStore, masterFile, partitionHour, type Scratch, type Staged, visibility } from './store.js';
 
 /** Hadoop's `Path` takes `file://` and the absolute path as it is: percent-encoding would be read literally. */
 const fileUri = (path: string): string => `file://${resolve(path)}`;
@@ -45,23 +44,35 @@ export class LocalStore implements MasterStore {
     await syncDir(dir);
   }
 
-  async list(): Promise<MasterFile[]> {
+  async list(opts: { overshadowed?: boolean } = {}): Promise<MasterFile[]> {
     const out: MasterFile[] = [];
     const dates = await readdir(this.root).catch(() => [] as string[]);
     for (const date of dates.filter((d) => d.startsWith('date='))) {
       for (const hourDir of await readdir(join(this.root, date))) {
         const partition = `${date}/${hourDir}`;
-        const hour = partitionHour(partition);
-        if (hour === undefined) continue;
+        if (partitionHour(partition) === undefined) continue;
         for (const name of await readdir(join(this.root, partition))) {
-          const segment = segmentIdOf(name);
-          if (segment === undefined || name.startsWith('.')) continue;
           const { size } = await stat(join(this.root, partition, name));
-          out.push({ partition, hour, segment, name, bytes: size });
+          const file = masterFile(partition, name, size);
+          if (file) out.push(file);
         }
       }
     }
-    return out;
+    const { visible, overshadowed } = visibility(out);
+    return opts.overshadowed ? overshadowed : visible;
+  }
+
+  async remove(files: MasterFile[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const f of files) {
+      await rm(this.path(f), { force: true });
+      dirs.add(join(this.root, f.partition));
+    }
+    for (const dir of dirs) {
+      await syncDir(dir).catch(() => undefined);
+      // rmdir refuses a directory that is not empty: the partition (then its date) goes only once nothing is left.
+      for (const d of [dir, dirname(dir)]) if (!(await rmdir(d).then(() => true, () => false))) break;
+    }
   }
 
   async stage(files: MasterFile[]): Promise<Staged> {

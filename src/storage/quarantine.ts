@@ -49,10 +49,28 @@ export class Quarantine {
   }
 }
 
-/** Scrubs master files in place: bad lines to the store's quarantine, the rest kept. Returns lines moved. */
+const PARQUET_MAGIC = Buffer.from('PAR1');
+
+/** A Parquet file starts and ends with its magic; one cut short (a full disk, a bad copy) does not. */
+const isWholeParquet = (data: Buffer) => data.length >= 12 && data.subarray(0, 4).equals(PARQUET_MAGIC) && data.subarray(-4).equals(PARQUET_MAGIC);
+
+/**
+ * Scrubs master files in place: bad lines to the store's quarantine, the rest kept. A compacted (Parquet) file
+ * has no lines to pick out: one that is not whole moves to the quarantine entirely, counted as one line (its
+ * records cannot be counted), so that the batch runs on without it; one that is whole stays. Returns lines moved.
+ */
 export async function scrubMasterFiles(store: MasterStore, files: MasterFile[], quarantine: Quarantine): Promise<number> {
   let moved = 0;
   for (const f of files) {
+    if (f.format === 'parquet') {
+      const data = await store.read(f);
+      if (isWholeParquet(data)) continue;
+      moved += await quarantine.put(`master/${f.partition}/${f.name}`, [{ offset: 0, lines: 1, reason: 'not a whole Parquet file', data }], (name, bytes) =>
+        store.quarantine(name, bytes),
+      );
+      await store.remove([f]);
+      continue;
+    }
     const scanned = scanRecords(await store.read(f));
     if (!scanned) continue;
     moved += await quarantine.put(`master/${f.partition}/${f.name}`, scanned.bad, (name, data) => store.quarantine(name, data));

@@ -2,10 +2,12 @@
  * The master dataset store: the port every backend (local files, HDFS) implements.
  *
  * Contract:
- * - The dataset is immutable: files are only ever added, never edited or deleted.
+ * - The dataset is immutable in meaning: a record, once in, stays (until retention takes its whole partition).
  * - A file is `<root>/date=YYYY-MM-DD/hour=HH/seg-<id>.jsonl`: the lines of one write-ahead segment whose
- *   event time falls in that hour. Readers never see a half-written file (write under a temporary name,
- *   then rename), and `put` is idempotent: a file already there with the same length is not written twice.
+ *   event time falls in that hour; or `compact-<first>-<last>.parquet`: those of several segments, merged by
+ *   the compaction (lifecycle/compaction.ts), which overshadows them (`visibility`) until they are removed.
+ *   Readers never see a half-written file (write under a temporary name, then rename), and `put` is
+ *   idempotent: a file already there with the same length is not written twice.
  * - `put` resolves only when the data is durable in the store; only then may the local segment go.
  * - The one exception to immutability is the scrub (quarantine.ts): `replace` swaps a file for the same
  *   file without its unreadable lines, atomically, after `quarantine` has kept those lines' bytes.
@@ -18,17 +20,54 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { recordTime } from '../core/master-record.js';
+import { masterName, recordTime } from '../core/master-record.js';
 
 export interface MasterFile {
   /** `date=YYYY-MM-DD/hour=HH` */
   partition: string;
   /** Start of the partition hour, epoch microseconds. */
   hour: number;
-  /** Write-ahead segment id the file came from. */
+  /** Write-ahead segment id the file came from: the last of them for a compacted file. */
   segment: number;
+  /** The first segment id it holds: `segment` but for a compacted file. */
+  first: number;
+  /** JSON lines (a shipped segment's lines) or Parquet (a compacted partition, with a `seg` column). */
+  format: 'jsonl' | 'parquet';
   name: string;
   bytes: number;
+}
+
+/** The master file `name` of a partition, or undefined when the name is not one (a temporary file, say). */
+export function masterFile(partition: string, name: string, bytes: number): MasterFile | undefined {
+  const hour = partitionHour(partition);
+  const held = masterName(name);
+  if (hour === undefined || !held) return undefined;
+  return { partition, hour, segment: held.last, first: held.first, format: held.format, name, bytes };
+}
+
+/**
+ * Files a compacted file of the same partition stands for (Druid's overshadowing): its segment range holds
+ * theirs. Between the swap of a compacted file and the removal of what it merged, and after a crash there, both
+ * are on disk; readers see each record once because `list` leaves these out.
+ */
+export function isOvershadowed(f: MasterFile, partitionFiles: MasterFile[]): boolean {
+  return partitionFiles.some((c) => c !== f && c.format === 'parquet' && c.first <= f.first && f.segment <= c.segment);
+}
+
+/** Splits a listing into the files readers see and the overshadowed ones (left for the compaction to remove). */
+export function visibility(files: MasterFile[]): { visible: MasterFile[]; overshadowed: MasterFile[] } {
+  const byPartition = new Map<string, MasterFile[]>();
+  for (const f of files) {
+    const list = byPartition.get(f.partition) ?? [];
+    list.push(f);
+    byPartition.set(f.partition, list);
+  }
+  const visible: MasterFile[] = [];
+  const overshadowed: MasterFile[] = [];
+  for (const list of byPartition.values()) {
+    for (const f of list) (list.length > 1 && isOvershadowed(f, list) ? overshadowed : visible).push(f);
+  }
+  return { visible, overshadowed };
 }
 
 /** Local copies of master files for an engine to read; `release` frees any temporary copies. */
@@ -42,8 +81,14 @@ export interface MasterStore {
   /** Human-readable location, for logs and the pipeline view. */
   readonly location: string;
   put(partition: string, name: string, data: Uint8Array): Promise<void>;
-  /** Every file in the dataset. */
-  list(): Promise<MasterFile[]>;
+  /** Every file in the dataset that readers see; `overshadowed: true` lists the overshadowed ones instead. */
+  list(opts?: { overshadowed?: boolean }): Promise<MasterFile[]>;
+  /**
+   * Removes files, and the partition and date directories they leave empty. Only compaction (files it has
+   * overshadowed), retention (whole partitions past it) and the scrub (a compacted file cut short, kept in the
+   * quarantine) remove anything, and each holds the batch layer's lock (or runs before anything else, at start).
+   */
+  remove(files: MasterFile[]): Promise<void>;
   /** Makes files readable by DuckDB as local paths. */
   stage(files: MasterFile[]): Promise<Staged>;
   /** A file's whole content. */

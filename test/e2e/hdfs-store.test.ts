@@ -55,6 +55,31 @@ if (!avail.ok) {
     await t.context.hdfs?.stop();
   });
 
+  test.serial('a compacted file overshadows the files it merged; remove takes files, then the hour and date directories left empty', async (t) => {
+    const { client } = t.context;
+    const store = newStore(t, { root: '/t-remove' });
+    for (const id of [10, 11, 12]) await store.put(P1, seg(id), lines(id, 3));
+    await store.put(P2, seg(12), lines(40, 2));
+    await store.put(P3, seg(13), lines(41, 2));
+    // The swap of a compaction: the Parquet file in, the merged files still there.
+    await store.put(P1, 'compact-000000000010-000000000012.parquet', Buffer.from('PAR1 stand-in PAR1'));
+    const names = (fs: MasterFile[]) => fs.map((f) => `${f.partition}/${f.name}`).sort();
+    t.deepEqual(names(await store.list()), [`${P1}/compact-000000000010-000000000012.parquet`, `${P2}/${seg(12)}`, `${P3}/${seg(13)}`]);
+    const hidden = await store.list({ overshadowed: true });
+    t.deepEqual(names(hidden), [10, 11, 12].map((id) => `${P1}/${seg(id)}`));
+    await store.remove(hidden);
+    t.deepEqual(names(await store.list({ overshadowed: true })), []);
+    t.deepEqual((await client.list(`/t-remove/master/${P1}`)).map((f) => f.pathSuffix), ['compact-000000000010-000000000012.parquet']);
+    // Retention takes whole partitions: an emptied hour goes, and its date once no hour is left.
+    await store.remove((await store.list()).filter((f) => f.partition !== P3));
+    t.deepEqual((await client.list('/t-remove/master')).map((f) => f.pathSuffix), ['date=2025-03-05']);
+    await store.remove(await store.list());
+    t.deepEqual(await client.list('/t-remove/master'), []);
+    // A put after retention emptied its partition makes the directories again.
+    await store.put(P3, seg(14), lines(42, 1));
+    t.deepEqual(names(await store.list()), [`${P3}/${seg(14)}`]);
+  });
+
   test.serial('put lays out <root>/master/<partition>/<name>; a second put of the same segment writes nothing', async (t) => {
     const { client } = t.context;
     const store = newStore(t, { root: '/t-put' });
@@ -127,7 +152,7 @@ if (!avail.ok) {
       const data = lines(id, n);
       await store.put(partition, seg(id), data);
       const hour = partition === P1 ? Date.UTC(2025, 2, 4, 5) * 1000 : partition === P2 ? Date.UTC(2025, 2, 4, 6) * 1000 : Date.UTC(2025, 2, 5, 0) * 1000;
-      want.push({ partition, hour, segment: id, name: seg(id), bytes: data.length });
+      want.push({ partition, hour, segment: id, first: id, format: 'jsonl', name: seg(id), bytes: data.length });
     };
     // Six files in P1: more than dfs.ls.limit, so that partition is listed in two pages.
     for (const id of [10, 11, 12, 13, 14, 15]) await put(P1, id, id);

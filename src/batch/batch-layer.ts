@@ -8,7 +8,8 @@ import { type Quarantine, scrubMasterFiles, withScrub } from '../storage/quarant
 import type { MasterFile, MasterStore } from '../storage/store.js';
 import type { BatchEngine } from './engine.js';
 import { Absorbed, type AbsorbedState } from '../core/absorbed.js';
-import { type Database, transaction } from '../serving/database.js';
+import { type Database, Mutex, transaction } from '../serving/database.js';
+import { type Horizons, readHorizons } from '../core/horizons.js';
 import type { SpeedLayer } from '../speed/speed-layer.js';
 import { AGG_COLUMN_DDL, rollup } from '../serving/view-sql.js';
 
@@ -38,6 +39,7 @@ export interface BatchLayerDeps {
 export class BatchLayer {
   private conn!: DuckDBConnection;
   private running?: Promise<BatchRun>;
+  private readonly lock = new Mutex();
   /** The run in progress, with the engine's progress: shown before it is recorded as finished. */
   private current?: BatchRun;
 
@@ -55,10 +57,18 @@ export class BatchLayer {
 
   /** Runs a batch; a call while one runs joins it instead of starting another. */
   run(opts: { full?: boolean } = {}): Promise<BatchRun> {
-    this.running ??= this.execute(opts.full === true).finally(() => {
+    this.running ??= this.lock.run(() => this.execute(opts.full === true)).finally(() => {
       this.running = undefined;
     });
     return this.running;
+  }
+
+  /**
+   * Runs `fn` with no batch run under way, and none starting until it ends: what changes the master files an
+   * engine lists and reads (compaction, retention) runs here.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(fn);
   }
 
   get isRunning(): boolean {
@@ -99,8 +109,10 @@ export class BatchLayer {
       const previousW = absorbed.watermark;
       const watermark = Math.max(previousW ?? 0, floorTo(sealTime - this.deps.allowedLatenessUs, MICROS_PER_MINUTE));
       let inputs: MasterFile[] = [];
+      // Hours before the raw horizon left the master dataset: their views are final (core/horizons.ts).
+      const horizons = await readHorizons(this.conn);
       const compute = async () => {
-        const files = (await store.list()).filter((f) => f.segment <= shippedUpTo);
+        const files = (await store.list()).filter((f) => f.segment <= shippedUpTo && f.hour >= horizons.raw);
         const hours = new Set<number>();
         for (const f of files) {
           const newData = full || f.segment > (absorbed.segment ?? -1);
@@ -120,7 +132,7 @@ export class BatchLayer {
       const records = Number((await this.conn.runAndReadAll('SELECT coalesce(sum(n), 0) FROM stage_minute')).getRows()[0][0]);
       await this.deps.speed.drained(() =>
         transaction(this.conn, async () => {
-          await this.swap(full, affected, days);
+          await this.swap(full, affected, days, horizons);
           await Absorbed.save(this.conn, next);
           await this.deps.speed.absorb(this.conn, next);
           Object.assign(run, { status: 'SUCCEEDED', finishedAt: now(), watermark, records, partitions: affected.length });
@@ -146,30 +158,43 @@ export class BatchLayer {
     if (this.current) Object.assign(this.current, { mapProgress: mapPct, reduceProgress: reducePct });
   }
 
-  private async swap(full: boolean, hours: number[], days: number[]): Promise<void> {
+  /**
+   * The new views replace the old ones for the hours recomputed (all of them from the raw horizon on, when
+   * full): minutes from `stage_minute` (from the minute horizon on: older ones would go at the next retention),
+   * hours rolled up from it, days from the hours.
+   */
+  private async swap(full: boolean, hours: number[], days: number[], horizons: Horizons): Promise<void> {
     const c = this.conn;
     const params = { hours: listValue(hours.map(BigInt)), days: listValue(days.map(BigInt)) };
     const types = { hours: LIST(BIGINT), days: LIST(BIGINT) };
     const inHours = `bucket // ${MICROS_PER_HOUR} * ${MICROS_PER_HOUR} IN (SELECT unnest($hours))`;
     const inDays = `bucket // ${MICROS_PER_DAY} * ${MICROS_PER_DAY} IN (SELECT unnest($days))`;
+    const rawDay = floorTo(horizons.raw, MICROS_PER_DAY);
     if (full) {
-      for (const t of ['batch_minute', 'batch_hour', 'batch_day']) await c.run(`DELETE FROM ${t}`);
+      const from = { raw: BigInt(horizons.raw), day: BigInt(rawDay) };
+      await c.run('DELETE FROM batch_minute WHERE bucket >= $raw', { raw: from.raw });
+      await c.run('DELETE FROM batch_hour WHERE bucket >= $raw', { raw: from.raw });
+      await c.run('DELETE FROM batch_day WHERE bucket >= $day', { day: from.day });
     } else {
       await c.run(`DELETE FROM batch_minute WHERE ${inHours}`, { hours: params.hours }, { hours: types.hours });
       await c.run(`DELETE FROM batch_hour WHERE ${inHours}`, { hours: params.hours }, { hours: types.hours });
       await c.run(`DELETE FROM batch_day WHERE ${inDays}`, { days: params.days }, { days: types.days });
     }
-    await c.run('INSERT INTO batch_minute SELECT * FROM stage_minute');
-    await c.run(
-      `INSERT INTO batch_hour ${rollup('batch_minute', `service, bucket // ${MICROS_PER_HOUR} * ${MICROS_PER_HOUR} AS bucket`, inHours)}`,
-      { hours: params.hours },
-      { hours: types.hours },
-    );
-    await c.run(
-      `INSERT INTO batch_day ${rollup('batch_hour', `service, bucket // ${MICROS_PER_DAY} * ${MICROS_PER_DAY} AS bucket`, inDays)}`,
-      { days: params.days },
-      { days: types.days },
-    );
+    // Sorted by time: DuckDB's zone maps then skip whole row groups for a window's range.
+    await c.run('INSERT INTO batch_minute SELECT * FROM stage_minute WHERE bucket >= $m ORDER BY bucket, service', { m: BigInt(horizons.minute) });
+    await c.run(`INSERT INTO batch_hour ${rollup('stage_minute', `service, bucket // ${MICROS_PER_HOUR} * ${MICROS_PER_HOUR} AS bucket`)} ORDER BY bucket, service`);
+    if (full) {
+      // Every day from the raw horizon's: its hours before the horizon are kept views, the rest were just made.
+      await c.run(`INSERT INTO batch_day ${rollup('batch_hour', `service, bucket // ${MICROS_PER_DAY} * ${MICROS_PER_DAY} AS bucket`, 'bucket >= $day')} ORDER BY bucket, service`, {
+        day: BigInt(rawDay),
+      });
+    } else {
+      await c.run(
+        `INSERT INTO batch_day ${rollup('batch_hour', `service, bucket // ${MICROS_PER_DAY} * ${MICROS_PER_DAY} AS bucket`, inDays)} ORDER BY bucket, service`,
+        { days: params.days },
+        { days: types.days },
+      );
+    }
   }
 
   private async record(run: BatchRun): Promise<void> {

@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import { buildOnce, compileJar, sha256 } from '../java-build.js';
 import { JobLog } from './mapreduce/job-log.js';
 import { inputListConf, streamingArgs } from './mapreduce/streaming.js';
 import type { Logger } from '../log.js';
@@ -79,6 +80,36 @@ export const DEFAULT_TASK_DIR = [new URL('../../jobs/mapreduce/task/', import.me
   .map((u) => fileURLToPath(u))
   .find((d) => existsSync(join(d, 'mapper.mjs'))) ?? fileURLToPath(new URL('../../jobs/mapreduce/task/', import.meta.url));
 
+const INPUT_FORMAT_CLASS = 'HmsMasterInputFormat';
+
+/** jobs/mapreduce from the source tree (src/batch) or the build output (dist/src/batch). */
+export function mapreduceJobDir(): string {
+  const candidates = [join(import.meta.dirname, '..', '..', 'jobs', 'mapreduce'), join(import.meta.dirname, '..', '..', '..', 'jobs', 'mapreduce')];
+  const found = candidates.find((d) => existsSync(join(d, `${INPUT_FORMAT_CLASS}.java`)));
+  if (!found) throw new Error(`mapreduce engine: jobs/mapreduce/${INPUT_FORMAT_CLASS}.java is not next to the program (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+/** Parquet's reader and its codecs: what a cluster lacks to run the input format. */
+const PARQUET_JARS = /^(parquet-|zstd-jni-|aircompressor-|snappy-java-|commons-pool-).*\.jar$/;
+
+/**
+ * The input format (jobs/mapreduce/HmsMasterInputFormat.java) compiled against the jars of `jarsDir`, once per
+ * source and jar set (kept in the jar cache), and the jars a cluster needs shipped with it.
+ */
+export async function prepareInputFormat(jarsDir: string | undefined): Promise<{ jar: string; libjars: string[] }> {
+  if (!jarsDir) throw new Error('mapreduce engine: jarsDir (--mapreduce-jars) is needed to build the input format (jobs/mapreduce/fetch-jars.sh)');
+  const source = join(mapreduceJobDir(), `${INPUT_FORMAT_CLASS}.java`);
+  const marker = await readFile(join(jarsDir, '.complete'), 'utf8').catch(() => {
+    throw new Error(`mapreduce engine: no Hadoop jars in ${jarsDir} (--mapreduce-jars); run jobs/mapreduce/fetch-jars.sh`);
+  });
+  const dir = join(jarsDir, `input-format-${sha256(await readFile(source), marker).slice(0, 16)}`);
+  const jar = join(dir, 'hms-mr-input.jar');
+  if (!existsSync(jar)) await buildOnce(dir, (build) => compileJar(source, `${jarsDir}/*`, join(build, 'classes'), join(build, 'hms-mr-input.jar')));
+  const libjars = (await readdir(jarsDir)).filter((f) => PARQUET_JARS.test(f)).map((f) => join(jarsDir, f));
+  return { jar, libjars: [jar, ...libjars] };
+}
+
 /** Hadoop logs through log4j 1.x (reload4j): progress and failures to stderr, the rest only when it matters. */
 const LOG4J = `log4j.rootLogger=WARN,E
 log4j.appender.E=org.apache.log4j.ConsoleAppender
@@ -105,6 +136,7 @@ export class MapReduceBatchEngine implements BatchEngine {
   private killRunning?: () => void;
   private released = false;
   private readonly scratchArea: Scratch;
+  private inputFormat?: Promise<{ jar: string; libjars: string[] }>;
 
   constructor(private readonly opts: MapReduceBatchEngineOptions) {
     this.log = opts.log.child({ module: 'batch-mapreduce' });
@@ -118,6 +150,8 @@ export class MapReduceBatchEngine implements BatchEngine {
     const taskDir = o.taskDir ?? DEFAULT_TASK_DIR;
     if (!existsSync(join(taskDir, 'mapper.mjs'))) throw new Error(`mapreduce engine: no compiled task scripts in ${taskDir} (run npm run build)`);
     const run = `run-${randomUUID()}`;
+    // JSON lines alone need no more than Hadoop's own CombineTextInputFormat; compacted partitions need ours.
+    const input = files.some((f) => f.format === 'parquet') ? await this.parquetInput() : undefined;
     const scratch = await mkdtemp(join(o.localTmp ?? tmpdir(), 'hms-mr-'));
     try {
       const inputs = files.map((f) => o.store.uri(f));
@@ -135,6 +169,9 @@ export class MapReduceBatchEngine implements BatchEngine {
         mapKeys: o.mapKeys,
         failMarker: o.failMarker,
         taskHeapMb: o.taskHeapMb ?? 256,
+        inputFormat: input ? INPUT_FORMAT_CLASS : 'org.apache.hadoop.mapred.lib.CombineTextInputFormat',
+        // In local mode the classpath has them (command); a cluster's task JVMs get them shipped.
+        libjars: o.submit === 'local' ? undefined : input?.libjars,
         local:
           o.submit === 'local'
             ? { fsUri: o.store.fsUri, scratchDir: join(scratch, 'hadoop'), mapSlots: o.mapSlots ?? availableParallelism() }
@@ -143,7 +180,7 @@ export class MapReduceBatchEngine implements BatchEngine {
         conf: o.conf,
       });
       const t0 = Date.now();
-      const job = await this.run(await this.command(args, scratch), progress);
+      const job = await this.run(await this.command(args, scratch, input?.jar), progress);
       this.log.info({ job: job.jobId, files: files.length, ms: Date.now() - t0, counters: recordCounters(job.counters) }, 'mapreduce job succeeded');
       await this.load(conn, await this.fetchOutput(run, scratch));
     } finally {
@@ -152,7 +189,16 @@ export class MapReduceBatchEngine implements BatchEngine {
     }
   }
 
-  private async command(args: string[], scratch: string): Promise<string[]> {
+  /** The input format for compacted partitions, built once per engine (again after a failed build). */
+  private parquetInput(): Promise<{ jar: string; libjars: string[] }> {
+    this.inputFormat ??= prepareInputFormat(this.opts.jarsDir).catch((err) => {
+      this.inputFormat = undefined;
+      throw err;
+    });
+    return this.inputFormat;
+  }
+
+  private async command(args: string[], scratch: string, inputFormatJar: string | undefined): Promise<string[]> {
     const o = this.opts;
     if (o.submit !== 'local') return [...o.submit, ...args];
     const log4j = join(scratch, 'log4j.properties');
@@ -162,7 +208,7 @@ export class MapReduceBatchEngine implements BatchEngine {
       ...(o.jvmOpts ?? ['-Xmx1g', '-XX:+UseSerialGC']),
       `-Dlog4j.configuration=file:${log4j}`,
       '-cp',
-      `${o.jarsDir}/*`,
+      inputFormatJar ? `${o.jarsDir}/*:${inputFormatJar}` : `${o.jarsDir}/*`,
       'org.apache.hadoop.streaming.HadoopStreaming',
       ...args,
     ];

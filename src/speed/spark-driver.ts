@@ -1,11 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { buildOnce, compileJar, run, sha256 } from '../java-build.js';
 import type { Logger } from '../log.js';
 import { Mutex } from '../serving/database.js';
 
@@ -14,8 +13,6 @@ import { Mutex } from '../serving/database.js';
  * (jobs/spark/HmsSparkDriver.java) compiled against them; the driver is launched once through SparkSubmit and
  * takes one job at a time on stdin, answering on stdout, so a job pays neither JVM nor Spark start-up.
  */
-
-const run = promisify(execFile);
 
 // ---------------------------------------------------------------------------------------------------------
 // Runtime: the jar cache, the compiled driver and the JVM flags Spark needs.
@@ -40,12 +37,6 @@ export function sparkJobDir(): string {
   if (!found) throw new Error(`Spark engine: jobs/spark/${DRIVER_CLASS}.java is not next to the program (looked in ${candidates.join(', ')})`);
   return found;
 }
-
-const sha256 = (...parts: (string | Buffer)[]) => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest('hex');
-};
 
 async function tool(name: string): Promise<void> {
   try {
@@ -91,19 +82,14 @@ export async function prepareSparkRuntime(opts: { jars: string; fetch?: boolean 
   return { jars, driverJar, moduleOptions, jobDir };
 }
 
-/** javac + jar into a temp dir renamed into place: parallel test workers may build at once. */
+/** The driver compiled, and Spark's module options read from the jars it was compiled against. */
 async function buildDriver(jobDir: string, jars: string, dir: string): Promise<void> {
-  const build = await mkdtemp(`${dir}.build-`);
-  try {
+  await buildOnce(dir, async (build) => {
     const classes = join(build, 'classes');
-    await run('javac', ['-nowarn', '-encoding', 'UTF-8', '-cp', `${jars}/*`, '-d', classes, join(jobDir, `${DRIVER_CLASS}.java`)]);
-    await run('jar', ['cf', join(build, 'hms-spark-driver.jar'), '-C', classes, '.']);
+    await compileJar(join(jobDir, `${DRIVER_CLASS}.java`), `${jars}/*`, classes, join(build, 'hms-spark-driver.jar'));
     const { stdout } = await run('java', ['-cp', `${classes}:${jars}/*`, DRIVER_CLASS, '--module-options']);
     await writeFile(join(build, 'module-options.txt'), stdout);
-    await rename(build, dir).catch(() => undefined); // another worker won the race: same content
-  } finally {
-    await rm(build, { recursive: true, force: true });
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------

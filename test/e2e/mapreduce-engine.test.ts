@@ -1,7 +1,8 @@
 /**
  * The mapreduce batch engine with Hadoop's LocalJobRunner on local files (`fsUri` file:///): the engine as
  * `--storage local --batch-engine mapreduce` would use it. The same engine against a real HDFS is in
- * mapreduce-hdfs.test.ts. Each job costs a JVM start (seconds): two jobs here (one fails on a bad record).
+ * mapreduce-hdfs.test.ts. Each job costs a JVM start (seconds): three jobs here (one fails on a bad record, one
+ * reads the compacted Parquet).
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ if (!avail.ok) {
     const scratch = join(p.root, 'mr-scratch');
     await mkdir(scratch);
     const { progress } = p.engine;
-    p.engine.current = new MapReduceBatchEngine({
+    const mrEngine = new MapReduceBatchEngine({
       submit: 'local',
       jarsDir: avail.jars,
       store: p.store,
@@ -36,6 +37,7 @@ if (!avail.ok) {
       nodeBin: process.execPath,
       log: pino({ level: 'silent' }),
     });
+    p.engine.current = mrEngine;
     const rnd = random(21);
     p.ingest(randomMessages(rnd, 4000, p.clock.now - 5 * MICROS_PER_HOUR, p.clock.now));
     await p.ship();
@@ -54,6 +56,17 @@ if (!avail.ok) {
     t.is(progress.at(-1), '100/100');
 
     await p.duckdbAgrees(t, mr, views);
+
+    // Compacted into Parquet, the same master dataset gives the job the same records (HmsMasterInputFormat).
+    const compacted = await p.lifecycle.compact();
+    t.true(compacted.partitions >= 3);
+    t.true((await p.store.list()).some((f) => f.format === 'parquet'));
+    p.engine.current = mrEngine;
+    const again = await p.batch.run({ full: true });
+    t.is(again.status, 'SUCCEEDED', again.error ?? '');
+    t.is(again.engine, 'mapreduce');
+    t.is(again.records, mr.records);
+    t.deepEqual(await p.batchViews(), views);
 
     t.deepEqual(await readdir(tmpRoot), [], 'run directory deleted');
     t.deepEqual(await readdir(scratch), [], 'local scratch deleted');

@@ -1,8 +1,8 @@
 /**
  * The mapreduce batch engine in cluster mode against a real Hadoop with YARN (MiniHadoopClusterManager:
  * HDFS + ResourceManager + NodeManager + JobHistoryServer in one JVM; tasks in their own containers), the
- * job submitted as from an edge node. Two jobs (a YARN job takes 15-20 s here): one that succeeds and must
- * give the duckdb engine's views, one whose map task fails.
+ * job submitted as from an edge node. Three jobs (a YARN job takes 15-20 s here): one that succeeds and must
+ * give the duckdb engine's views, the same over the compacted (Parquet) partitions, one whose map task fails.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,8 @@ if (!mr.ok || !hadoop.ok) {
         // What `hadoop jar hadoop-streaming.jar` runs on an edge node.
         submit: ['java', '-Xmx512m', `-Dlog4j.configuration=file:${cluster.clientLog4j}`, '-cp', classpath, 'org.apache.hadoop.streaming.HadoopStreaming'],
         store: p.store,
+        // The jar cache: the input format is compiled against it, and its Parquet jars are shipped.
+        jarsDir: mr.jars,
         taskDir,
         nodeBin: process.execPath,
         failMarker,
@@ -75,6 +77,13 @@ if (!mr.ok || !hadoop.ok) {
     p.engine.current = p.duckdb;
     const duck = await p.batch.run({ full: true });
     t.is(duck.records, run.records);
+    t.deepEqual(await p.batchViews(), views);
+    // Compacted partitions, read by the task containers through the input format shipped with -libjars.
+    t.true((await p.lifecycle.compact()).partitions >= 3);
+    p.engine.current = engine();
+    const fromParquet = await p.batch.run({ full: true });
+    t.is(fromParquet.status, 'SUCCEEDED', fromParquet.error ?? '');
+    t.is(fromParquet.records, run.records);
     t.deepEqual(await p.batchViews(), views);
 
     p.clock.now += 20 * MICROS_PER_MINUTE;

@@ -90,10 +90,10 @@ test('the installed daemon takes a datagram over UDP and answers for it over Gra
 });
 
 /** Where the installed engines look for their job files, asked of the installed modules themselves. */
-async function jobDirs(pkg: string): Promise<{ spark: string; mapreduce: string }> {
+async function jobDirs(pkg: string): Promise<{ spark: string; mapreduce: string; mapreduceJob: string }> {
   const url = (p: string) => pathToFileURL(join(pkg, 'dist', 'src', p)).href;
-  const ask = `const [{ sparkJobDir }, { DEFAULT_TASK_DIR }] = await Promise.all([import(${JSON.stringify(url('speed/spark-driver.js'))}), import(${JSON.stringify(url('batch/mapreduce-engine.js'))})]);
-process.stdout.write(JSON.stringify({ spark: sparkJobDir(), mapreduce: DEFAULT_TASK_DIR }));`;
+  const ask = `const [{ sparkJobDir }, { DEFAULT_TASK_DIR, mapreduceJobDir }] = await Promise.all([import(${JSON.stringify(url('speed/spark-driver.js'))}), import(${JSON.stringify(url('batch/mapreduce-engine.js'))})]);
+process.stdout.write(JSON.stringify({ spark: sparkJobDir(), mapreduce: DEFAULT_TASK_DIR, mapreduceJob: mapreduceJobDir() }));`;
   return JSON.parse((await run(process.execPath, ['--input-type=module', '-e', ask], { cwd: tmpdir() })).stdout);
 }
 
@@ -101,9 +101,11 @@ const sha256 = async (file: string) => createHash('sha256').update(await readFil
 
 test("the scale-out engines find their job files in the installed package, and its scripts run from there", async (t) => {
   const { pkg, dir } = await installed;
-  const { spark, mapreduce } = await jobDirs(pkg);
+  const { spark, mapreduce, mapreduceJob } = await jobDirs(pkg);
   t.true(spark.startsWith(pkg + sep), spark);
   t.true(mapreduce.startsWith(pkg + sep), mapreduce);
+  t.is(mapreduceJob, join(pkg, 'jobs', 'mapreduce'));
+  t.true(existsSync(join(mapreduceJob, 'HmsMasterInputFormat.java')), 'the input format for compacted partitions');
   for (const f of ['HmsSparkDriver.java', 'pom.xml', 'log4j2.properties', 'fetch-jars.sh']) t.true(existsSync(join(spark, f)), `spark: ${f}`);
   for (const f of ['mapper.mjs', 'combiner.mjs', 'reducer.mjs']) t.true(existsSync(join(mapreduce, f)), `mapreduce: ${f}`);
 
@@ -115,6 +117,7 @@ test("the scale-out engines find their job files in the installed package, and i
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
     p.on('error', reject);
+    p.stdin!.on('error', () => {}); // a mapper that fails early closes its stdin: its exit code says why
     p.stdin!.end(line);
   });
   t.is(mapped.code, 0, mapped.stderr);

@@ -11,12 +11,13 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import test, { type ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { LocalStore } from '../../src/storage/local-store.js';
+import type { MasterFile } from '../../src/storage/store.js';
 import { MapReduceBatchEngine, type MapReduceBatchEngineOptions } from '../../src/batch/mapreduce-engine.js';
 import { AGG_COLUMN_DDL } from '../../src/serving/view-sql.js';
 import { compiledTaskDir } from '../helpers/mapreduce-env.js';
 
 const FAKE = join(import.meta.dirname, '..', 'helpers', 'mapreduce-fake-hadoop.ts');
-const FILE = { partition: 'date=2026-11-27/hour=10', hour: 0, segment: 1, name: 'seg-000000000001.jsonl', bytes: 10 };
+const FILE: MasterFile = { partition: 'date=2026-11-27/hour=10', hour: 0, segment: 1, first: 1, format: 'jsonl', name: 'seg-000000000001.jsonl', bytes: 10 };
 
 async function setup(t: ExecutionContext, mode: string, over: Partial<MapReduceBatchEngineOptions> = {}) {
   const root = await mkdtemp(join(tmpdir(), 'hms-mr-submit-'));

@@ -253,9 +253,13 @@ test('streaming command: generic options first, every input exactly once, key fi
     local: { fsUri: 'hdfs://nn:8020', scratchDir: '/tmp/x/hadoop', mapSlots: 2 },
     jobName: 'j',
     conf: { 'mapreduce.job.reduces': '3' },
+    inputFormat: 'HmsMasterInputFormat',
+    libjars: ['/c/hms-mr-input.jar', '/c/parquet-hadoop-1.15.2.jar'],
   });
   const firstStreaming = args.indexOf('-inputformat');
-  const lastGeneric = Math.max(args.lastIndexOf('-D'), args.indexOf('-files'), args.indexOf('-conf'));
+  t.is(args[firstStreaming + 1], 'HmsMasterInputFormat');
+  t.is(args[args.indexOf('-libjars') + 1], '/c/hms-mr-input.jar,/c/parquet-hadoop-1.15.2.jar');
+  const lastGeneric = Math.max(args.lastIndexOf('-D'), args.indexOf('-files'), args.indexOf('-conf'), args.indexOf('-libjars'));
   t.true(lastGeneric < firstStreaming);
   const props = args.flatMap((a, i) => (args[i - 1] === '-D' ? [a] : []));
   t.true(props.includes('stream.num.map.output.key.fields=2'));
@@ -275,9 +279,10 @@ test('streaming command: generic options first, every input exactly once, key fi
   const xml = inputListConf(inputs);
   t.false(xml.includes(inputs[0]));
   t.true(xml.includes('hdfs://nn:8020/m/a\\,b/seg-000000000002.jsonl,hdfs://nn:8020/m/x/seg-3.jsonl'));
-  const cluster = streamingArgs({ inputs, output: 'o', taskDir: 'd', nodeBin: 'node', watermark: 1, inputListFile: 'f', reduces: 1, splitBytes: 1, taskHeapMb: 256, jobName: 'j' });
+  const cluster = streamingArgs({ inputs, output: 'o', taskDir: 'd', nodeBin: 'node', watermark: 1, inputListFile: 'f', reduces: 1, splitBytes: 1, taskHeapMb: 256, jobName: 'j', inputFormat: 'I' });
+  t.false(cluster.includes('-libjars'), 'nothing to ship, no -libjars');
   t.false(cluster.some((a) => a.startsWith('mapreduce.framework.name') || a.startsWith('fs.defaultFS')), 'a cluster uses its own configuration');
-  t.throws(() => streamingArgs({ inputs, output: 'o', taskDir: 'd', nodeBin: 'node', watermark: 1, inputListFile: 'f', reduces: 1, splitBytes: 1, taskHeapMb: 256, jobName: 'j', failMarker: 'a b' }), {
+  t.throws(() => streamingArgs({ inputs, output: 'o', taskDir: 'd', nodeBin: 'node', watermark: 1, inputListFile: 'f', reduces: 1, splitBytes: 1, taskHeapMb: 256, jobName: 'j', inputFormat: 'I', failMarker: 'a b' }), {
     message: /must not contain spaces/,
   });
 });

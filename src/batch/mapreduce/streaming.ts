@@ -29,6 +29,10 @@ export interface StreamingJob {
   failMarker?: string;
   /** Old-space limit of each task's Node process, MB. */
   taskHeapMb: number;
+  /** The input format class (HmsMasterInputFormat: JSON lines and compacted Parquet alike). */
+  inputFormat: string;
+  /** Jars a cluster's task JVMs need (the input format and Parquet's), shipped with `-libjars`. */
+  libjars?: string[];
   /** Local mode (LocalJobRunner in the submitting JVM) instead of the cluster's framework. */
   local?: {
     fsUri: string;
@@ -72,7 +76,7 @@ export function streamingArgs(job: StreamingJob): string[] {
     // rows would be keyed and sorted by service alone and a reducer could see one bucket twice.
     'stream.num.map.output.key.fields': '2',
     'stream.num.reduce.output.key.fields': '2',
-    // CombineTextInputFormat would hand the mapper "offset<TAB>line"; the mapper wants the line only.
+    // The input format would hand the mapper "key<TAB>line"; the mapper wants the line only.
     'stream.map.input.ignoreKey': 'true',
     'mapreduce.input.fileinputformat.split.maxsize': String(job.splitBytes),
     'mapreduce.job.reduces': String(job.reduces),
@@ -109,8 +113,9 @@ export function streamingArgs(job: StreamingJob): string[] {
     ...Object.entries(conf).flatMap(([k, v]) => ['-D', `${k}=${v}`]),
     '-files',
     `${job.taskDir}#${TASK_LINK}`,
+    ...(job.libjars?.length ? ['-libjars', job.libjars.join(',')] : []),
     '-inputformat',
-    'org.apache.hadoop.mapred.lib.CombineTextInputFormat',
+    job.inputFormat,
     '-input',
     job.inputs[0],
     '-output',

@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { MICROS_PER_HOUR } from './time.js';
 import type { MasterFile } from '../storage/store.js';
-import { readMeta, writeMeta } from '../serving/database.js';
+import { type MetaKey, readAllMeta, writeMeta } from '../serving/database.js';
 
 /**
  * What the batch views have absorbed: the watermark W and the highest segment the batch read. A row is
@@ -42,7 +42,12 @@ export class Absorbed {
 
   /** As of `conn`'s snapshot. */
   static async read(conn: DuckDBConnection): Promise<AbsorbedState> {
-    return { watermark: await readMeta(conn, 'watermark'), segment: await readMeta(conn, 'batch_segment') };
+    return Absorbed.of(await readAllMeta(conn));
+  }
+
+  /** From the meta values (readAllMeta). */
+  static of(meta: Map<MetaKey, number>): AbsorbedState {
+    return { watermark: meta.get('watermark') ?? null, segment: meta.get('batch_segment') ?? null };
   }
 
   /** Never changes once handed out (`set` replaces it): the ingest path reads W per message, without a copy. */

@@ -42,10 +42,10 @@ export type AuthRejectReason = 'unsigned' | 'unknown_key' | 'bad_signature' | 's
 export const AUTH_REJECT_REASONS: readonly AuthRejectReason[] = ['unsigned', 'unknown_key', 'bad_signature', 'stale', 'replayed', 'service_not_allowed'];
 
 /** Why a datagram was refused. Stable strings: they are counted and shown per reason. */
-export type RejectReason = 'malformed_json' | 'schema' | 'range' | 'too_large' | 'future' | 'storage_unavailable' | AuthRejectReason;
+export type RejectReason = 'malformed_json' | 'schema' | 'range' | 'too_large' | 'future' | 'expired' | 'storage_unavailable' | AuthRejectReason;
 
 /** `storage_unavailable`: the write-ahead segment cannot be written and the in-memory backlog is full. */
-export const REJECT_REASONS: readonly RejectReason[] = ['malformed_json', 'schema', 'range', 'too_large', 'future', 'storage_unavailable', ...AUTH_REJECT_REASONS];
+export const REJECT_REASONS: readonly RejectReason[] = ['malformed_json', 'schema', 'range', 'too_large', 'future', 'expired', 'storage_unavailable', ...AUTH_REJECT_REASONS];
 
 /** Compatibility formats, each off unless configured. */
 export type CompatMode = 'seed' | 'course';

@@ -13,6 +13,11 @@ export interface DecodeOptions {
   compat: ReadonlySet<CompatMode>;
   /** Event times before this are refused (range), epoch microseconds. @default 2000-01-01T00:00:00Z */
   minTimestampUs: number;
+  /**
+   * Event times older than this before `nowUs` are refused (expired): their hour has left, or is about to leave,
+   * the master dataset (--retention-raw). @default no limit
+   */
+  maxAgeUs?: number;
 }
 
 export type Decoded =
@@ -162,6 +167,9 @@ function eventTime(Timestamp: unknown, nowUs: number, opts: DecodeOptions): numb
   } else return reject('schema', 'Timestamp must be a number (epoch) or an ISO-8601 string');
   if (ts < opts.minTimestampUs) return reject('range', `Timestamp ${microsToIso(ts)} is before --min-timestamp ${microsToIso(opts.minTimestampUs)}`);
   if (ts > nowUs + opts.maxFutureUs) return reject('future', `Timestamp is ${Math.round((ts - nowUs) / 1e6)} s ahead of the receiver clock`);
+  if (opts.maxAgeUs !== undefined && ts < nowUs - opts.maxAgeUs) {
+    return reject('expired', `Timestamp ${microsToIso(ts)} is older than --retention-raw (${Math.round(opts.maxAgeUs / 864e8)}d): past what the master dataset keeps`);
+  }
   if (ts > MAX_TIME_US) return reject('range', `Timestamp is beyond ${microsToIso(MAX_TIME_US)}`);
   return ts;
 }

@@ -26,7 +26,7 @@ export interface WorkerInit {
   logLevel: string;
   /** The daemon's --log-format; `auto` looks at the stderr the worker shares with it. */
   logFormat: LogFormat;
-  decode: { maxBytes: number; maxFutureUs: number; minTimestampUs: number; compat: CompatMode[] };
+  decode: { maxBytes: number; maxFutureUs: number; minTimestampUs: number; maxAgeUs?: number; compat: CompatMode[] };
   auth: { mode: AuthMode; keysFile: string; windowUs: number; maxNonces: number };
   /** How often a worker sends what it accepted. */
   batchMs: number;

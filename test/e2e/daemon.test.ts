@@ -54,7 +54,7 @@ test('every datagram is counted: each rejection reason and each compatibility mo
   t.is(p.rejected, 7);
   const by = Object.fromEntries(p.rejectedBy.map((r) => [r.reason, r.count]));
   const noAuthRefusals = Object.fromEntries(AUTH_REJECT_REASONS.map((r) => [r, 0]));
-  t.deepEqual(by, { malformed_json: 1, schema: 2, range: 2, future: 1, too_large: 1, storage_unavailable: 0, ...noAuthRefusals });
+  t.deepEqual(by, { malformed_json: 1, schema: 2, range: 2, future: 1, expired: 0, too_large: 1, storage_unavailable: 0, ...noAuthRefusals });
   t.deepEqual(Object.fromEntries(p.compat.map((r) => [r.reason, r.count])), { seed: 1, course: 1 });
   t.is(p.rejectedSample.length, 7);
   t.true(p.rejectedSample.some((s) => s.reason === 'range' && s.detail.includes('CPU 120')));
@@ -63,7 +63,7 @@ test('every datagram is counted: each rejection reason and each compatibility mo
   t.is(p.storage, 'local');
   t.deepEqual(
     p.jobs.map((j) => j.name),
-    ['ship', 'batch', 'speed', 'health'],
+    ['ship', 'batch', 'speed', 'health', 'compact', 'retention'],
   );
 
   const stats = await waitFor('realtime visibility', async () => {

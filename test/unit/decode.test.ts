@@ -293,3 +293,17 @@ test('the fast path reuses the received text only where it is how JavaScript pri
   t.is(encodeLine(d.msg, 7, d.texts), '{"service":"orders","ts":1795000000500000,"cpu":42.5,"ram_total":32,"ram_free":0.000001,"disk_total":500,"disk_free":1e-7,"recv":7}\n');
   t.is(decodeText(JSON.stringify(good).replace('"orders"', '"ord\\u0065rs"'), NOW, opts()).ok && 'generic', 'generic');
 });
+
+test('past --retention-raw a message is expired: its hour has left the master dataset', (t) => {
+  const day = 86_400e6;
+  const o = { ...opts(), maxAgeUs: 30 * day };
+  const at = (us: number) => decodeText(JSON.stringify({ serviceName: 'orders', Timestamp: us / 1e6, CPU: 1, RAM: { Total: 1, Free: 1 }, Disk: { Total: 1, Free: 1 } }), NOW, o);
+  const old = at(NOW - 30 * day - 1e6);
+  t.false(old.ok);
+  if (!old.ok) {
+    t.is(old.reason, 'expired');
+    t.regex(old.detail, /older than --retention-raw \(30d\)/);
+  }
+  t.true(at(NOW - 30 * day).ok, 'the boundary itself is kept');
+  t.true(decodeText(JSON.stringify({ serviceName: 'orders', Timestamp: 0.001 + (NOW - 300 * day) / 1e6, CPU: 1, RAM: { Total: 1, Free: 1 }, Disk: { Total: 1, Free: 1 } }), NOW, opts()).ok, 'no limit unless asked');
+});

@@ -159,6 +159,13 @@ export class AlertStore {
     return this.lock.run(() => readLatest(this.conn));
   }
 
+  /** A forgotten service's newest message goes, so that a restart does not bring the service back. */
+  forgetLatest(service: string): Promise<void> {
+    return this.lock.run(async () => {
+      await this.conn.run('DELETE FROM latest WHERE service = $service', { service });
+    });
+  }
+
   close(): Promise<void> {
     return this.lock.run(async () => this.conn.closeSync());
   }

@@ -479,6 +479,28 @@ export class Evaluator {
     return out.sort((a, b) => a.service.localeCompare(b.service));
   }
 
+  /**
+   * Forgets a service: it leaves `health` until a message brings it back, and its firing alerts resolve now
+   * (returned). Undefined when there is no service by that name.
+   */
+  forget(service: string, nowUs: number): AlertRecord[] | undefined {
+    const s = this.states.get(service);
+    if (!s) return undefined;
+    this.states.delete(service);
+    const at = this.changedStates.indexOf(s);
+    if (at >= 0) this.changedStates.splice(at, 1);
+    const out: AlertRecord[] = s.orphans.map((a) => this.resolve(a, nowUs));
+    for (const i of s.instances()) if (i.alert) out.push(this.resolve(i.alert, nowUs));
+    return out;
+  }
+
+  /** Services whose last message arrived before `cutoffUs` (--forget-after). */
+  silentSince(cutoffUs: number): string[] {
+    const out: string[] = [];
+    for (const s of this.states.values()) if (Number.isFinite(s.lastRecv) && s.lastRecv < cutoffUs) out.push(s.name);
+    return out;
+  }
+
   /** The firing alerts, as the engine holds them (restored ones awaiting resolution included). */
   firing(): AlertRecord[] {
     const out: AlertRecord[] = [];

@@ -24,6 +24,8 @@ export interface HealthConfig {
   alertmanager?: AlertmanagerOptions | null;
   /** Resolved alerts are deleted this long after they ended. @default 30d */
   historyRetentionUs?: number;
+  /** A service whose last message is older than this is forgotten (`forget`) at the next tick; 0 or absent: never. */
+  forgetAfterUs?: number;
 }
 
 export type AlertListener = (alert: Alert) => void;
@@ -150,21 +152,52 @@ export class HealthService {
     return this.lock.run(async () => {
       if (this.closed) return [];
       const changed = this.evaluator.evaluate(nowUs);
-      for (const a of changed) {
-        this.unsaved.set(a.id, a);
-        this.log.info({ alert: a }, a.state === 'FIRING' ? 'alert firing' : 'alert resolved');
+      const forgetAfterUs = this.config.forgetAfterUs ?? 0;
+      if (forgetAfterUs > 0) {
+        for (const service of this.evaluator.silentSince(nowUs - forgetAfterUs)) changed.push(...((await this.forgetNow(service, nowUs, "silent longer than --forget-after")) ?? []));
       }
-      await this.save();
-      this.active = this.active.filter((s) => s.silence.until > nowUs);
-      const out = changed.map((a) => this.withSilenced(a, nowUs));
-      for (const alert of out) this.publish(alert);
-      for (const r of this.receivers) {
-        for (const a of changed) r.notify(a, nowUs);
-        r.tick(nowUs);
-      }
+      const out = await this.announce(changed, nowUs);
+      for (const r of this.receivers) r.tick(nowUs);
       await this.prune(nowUs);
       return out;
     });
+  }
+
+  /**
+   * Takes a service out of `services` and the dashboard now: its firing alerts resolve, its newest message is no
+   * longer kept for a restart; its history (views, master dataset, alert history) stays. A message brings it
+   * back. False when there is no service by that name.
+   */
+  forget(service: string, nowUs: number = this.now()): Promise<boolean> {
+    return this.lock.run(async () => {
+      if (this.closed) return false;
+      const resolved = await this.forgetNow(service, nowUs, 'asked for (forgetService)');
+      if (resolved === undefined) return false;
+      await this.announce(resolved, nowUs);
+      return true;
+    });
+  }
+
+  private async forgetNow(service: string, nowUs: number, why: string): Promise<AlertRecord[] | undefined> {
+    const resolved = this.evaluator.forget(service, nowUs);
+    if (resolved === undefined) return undefined;
+    await this.store.forgetLatest(service).catch((err) => this.log.warn({ err, service }, 'could not drop the forgotten service from the saved live state'));
+    this.log.info({ service, why, alertsResolved: resolved.length }, 'service forgotten');
+    return resolved;
+  }
+
+  /** Saves transitions, then tells subscribers, the webhook and Alertmanager. */
+  private async announce(changed: AlertRecord[], nowUs: number): Promise<Alert[]> {
+    for (const a of changed) {
+      this.unsaved.set(a.id, a);
+      this.log.info({ alert: a }, a.state === 'FIRING' ? 'alert firing' : 'alert resolved');
+    }
+    await this.save();
+    this.active = this.active.filter((s) => s.silence.until > nowUs);
+    const out = changed.map((a) => this.withSilenced(a, nowUs));
+    for (const alert of out) this.publish(alert);
+    for (const r of this.receivers) for (const a of changed) r.notify(a, nowUs);
+    return out;
   }
 
   notifierStats(): NotifierStats | null {

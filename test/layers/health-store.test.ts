@@ -9,6 +9,7 @@ import test from 'ava';
 import { pino } from 'pino';
 import type { Alert } from '../../src/api.js';
 import { HealthService } from '../../src/health/health-service.js';
+import { LiveState } from '../../src/health/live-state.js';
 import { parseRulesConfig } from '../../src/health/rules.js';
 import type { HealthMessage } from '../../src/core/message.js';
 import { Database } from '../../src/serving/database.js';
@@ -152,4 +153,54 @@ test('silences are kept in DuckDB, end on unsilence or expiry, and validate thei
   t.false(await second.health.unsilence(long.id));
   t.deepEqual(await second.health.silences(), []);
   await second.close();
+});
+
+test('forgetting: a service silent past --forget-after leaves services, its alerts resolve, and a restart does not bring it back', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hms-forget-'));
+  const clock = { now: T0 };
+  const start = async () => {
+    const db = await Database.open(join(dir, 'hms.duckdb'));
+    const health = await HealthService.create(db, { rules, forgetAfterUs: 3600 * S }, log, () => clock.now);
+    const live = await LiveState.load(db);
+    const events: Alert[] = [];
+    health.subscribe((a) => events.push(a));
+    return { db, health, live, events };
+  };
+  const first = await start();
+  const names = () => first.health.services(clock.now).map((s) => s.service);
+  for (let i = 0; i < 20; i++) {
+    clock.now += S;
+    first.health.observe(msg('retired', clock.now, 10), clock.now);
+    first.health.observe(msg('alive', clock.now, 10), clock.now);
+    await first.health.tick(clock.now);
+  }
+  await first.live.save(first.health.takeLatest());
+  // Two hours: 'alive' keeps sending once a minute, 'retired' never again.
+  for (let minute = 0; minute < 120; minute++) {
+    clock.now += 60 * S;
+    first.health.observe(msg('alive', clock.now, 10), clock.now);
+    await first.health.tick(clock.now);
+    if (minute === 30) t.deepEqual(names(), ['alive', 'retired'], 'silent, not yet forgotten');
+  }
+  t.deepEqual(names(), ['alive']);
+  t.deepEqual(brief(first.events), ['retired silent SILENT FIRING', 'retired silent SILENT RESOLVED']);
+  t.deepEqual(brief(await first.health.alerts({ active: true })), []);
+  t.is((await first.health.alerts({ service: 'retired' })).length, 1, 'its alert history stays');
+  await first.live.save(first.health.takeLatest());
+  await first.health.close();
+  first.live.close();
+  first.db.close();
+
+  const again = await start();
+  t.deepEqual(again.health.services(clock.now).map((s) => s.service), ['alive'], 'not brought back by the saved live state');
+  t.false(await again.health.forget('nope'));
+  t.true(await again.health.forget('alive'));
+  t.deepEqual(again.health.services(clock.now), []);
+  // A message brings a forgotten service back.
+  clock.now += S;
+  again.health.observe(msg('alive', clock.now, 10), clock.now);
+  t.deepEqual(again.health.services(clock.now).map((s) => s.service), ['alive']);
+  await again.health.close();
+  again.live.close();
+  again.db.close();
 });

@@ -99,6 +99,10 @@ export function createHmsSchema(api: HmsApi, opts: SchemaOptions = {}): GraphQLS
       runBatch: (_, { full }) => callCore(() => api.runBatch(full == null ? {} : { full })),
       silence: (_, args) => callCore(() => api.silence({ service: args.service, rule: args.rule ?? null, until: args.until, reason: args.reason ?? null })),
       unsilence: (_, { id }) => callCore(() => api.unsilence(id)),
+      compact: () => callCore(() => api.compact()),
+      applyRetention: () => callCore(() => api.applyRetention()),
+      forgetService: (_, { service }) => callCore(() => api.forgetService(service)),
+      importMessages: (_, { messages, compat }) => callCore(() => api.importMessages(messages, compat ?? [])),
     },
     Subscription: {
       services: live(() => api.services()),

@@ -31,7 +31,21 @@ export const typeDefs = /* GraphQL */ `
     silence(service: String!, rule: String, until: DateTime!, reason: String): Silence!
     "Ends a silence now; false when no silence in force has that id."
     unsilence(id: String!): Boolean!
+    "Compacts the master dataset now, as --compact-schedule does: each closed hour's files become one Parquet file."
+    compact: CompactionRun!
+    "Applies retention now, as --retention-schedule does: partitions and view rows past their tier's retention go."
+    applyRetention: RetentionRun!
+    "Takes a service out of services and the dashboard now, as --forget-after does (its history stays); false when there is none by that name."
+    forgetService(service: String!): Boolean!
+    "Bulk load (hms import --url): each message in the wire format, decoded and validated exactly like a datagram (compat: seed, course), then written like one. At most 10,000 a call."
+    importMessages(messages: [String!]!, compat: [String!]): ImportResult!
   }
+  type ImportResult {
+    accepted: Float!
+    "The messages refused, by their index in the call."
+    rejected: [ImportRejection!]!
+  }
+  type ImportRejection { index: Int!  reason: String!  detail: String! }
   type Subscription {
     services: [ServiceHealth!]!
     pipeline: Pipeline!
@@ -94,13 +108,28 @@ export const typeDefs = /* GraphQL */ `
     cpu: Resource!
     ram: Resource!
     disk: Resource!
+    "The window this answer is exact for: the one asked (to whole minutes), or wider where retention kept only hour or day views of its start or end; never earlier than the oldest data kept."
+    coveredFrom: DateTime!
+    coveredTo: DateTime!
+    "MINUTE: minute views answered the edges of the window; HOUR or DAY: part of it is past --retention-minute (or --retention-hour) and the views of that step answered it, over coveredFrom-coveredTo."
+    resolution: Step!
   }
-  type Bucket { start: DateTime!  count: Float!  cpu: Resource!  ram: Resource!  disk: Resource! }
+  type Bucket {
+    start: DateTime!
+    "The span the bucket covers from start: the step asked, or coarser where retention kept only coarser views."
+    resolution: Step!
+    count: Float!
+    cpu: Resource!
+    ram: Resource!
+    disk: Resource!
+  }
   type Pipeline {
     received: Float!
     accepted: Float!
     rejected: Float!
     late: Float!
+    "Messages taken through importMessages (hms import --url); not datagrams, so in none of received, accepted or rejected."
+    imported: Float!
     kernelDrops: Float
     rejectedBy: [ReasonCount!]!
     "off | optional | required (--auth-mode)."
@@ -140,6 +169,50 @@ export const typeDefs = /* GraphQL */ `
     storageErrorSince: DateTime
     "Unreadable lines moved from the daemon's own files to the quarantine, over the life of the data directory."
     quarantinedLines: Float!
+    "Where each tier of data begins (retention removed what is older)."
+    tiers: Tiers!
+    "The last compaction since the daemon started (scheduled or asked for)."
+    lastCompaction: CompactionRun
+    "The last retention run since the daemon started (scheduled or asked for)."
+    lastRetention: RetentionRun
+  }
+  "The oldest data each tier holds; null: nothing removed yet, it holds everything it was given."
+  type Tiers {
+    "The master dataset (--retention-raw, --retention-size)."
+    rawFrom: DateTime
+    "Minute views (--retention-minute); older windows are answered from hour views."
+    minuteFrom: DateTime
+    "Hour views (--retention-hour); older windows are answered from day views."
+    hourFrom: DateTime
+    "Day views (--retention-day); nothing older is answered."
+    dayFrom: DateTime
+  }
+  type CompactionRun {
+    startedAt: DateTime!
+    finishedAt: DateTime!
+    "Hour partitions compacted by this run."
+    partitions: Float!
+    "Files merged, and the bytes they took."
+    filesBefore: Float!
+    bytesBefore: Float!
+    "Bytes of the Parquet files written."
+    bytesAfter: Float!
+    records: Float!
+    "Files an interrupted earlier run had merged already, removed now."
+    leftovers: Float!
+  }
+  type RetentionRun {
+    startedAt: DateTime!
+    finishedAt: DateTime!
+    "Partitions removed from the master dataset, oldest first (date=YYYY-MM-DD/hour=HH)."
+    partitions: [String!]!
+    files: Float!
+    bytes: Float!
+    "View rows removed, per step."
+    minuteRows: Float!
+    hourRows: Float!
+    dayRows: Float!
+    tiers: Tiers!
   }
   type IngestWorker {
     "0 for the daemon itself, 1 to N-1 for its ingest workers."

@@ -3,7 +3,7 @@
  * the schema's own types (generated from graphql/sdl.ts), with times as epoch microseconds; the GraphQL
  * layer converts them to and from ISO-8601 `DateTime`.
  */
-import type { Alert, BatchRun, Bucket, Pipeline, ServiceHealth, ServiceSeries, ServiceStats, Silence, Step } from '../graphql/generated/types.js';
+import type { Alert, BatchRun, Bucket, CompactionRun, ImportResult, Pipeline, RetentionRun, ServiceHealth, ServiceSeries, ServiceStats, Silence, Step } from '../graphql/generated/types.js';
 
 
 export type {
@@ -11,11 +11,15 @@ export type {
   AlertState,
   BatchRun,
   Bucket,
+  CompactionRun,
   Health,
+  ImportRejection,
+  ImportResult,
   JobStatus,
   Pipeline,
   ReasonCount,
   RejectedDatagram,
+  RetentionRun,
   Resource,
   ServiceHealth,
   ServiceSeries,
@@ -56,6 +60,14 @@ export interface HmsApi {
   history(fromUs: number, toUs: number, services?: string[]): Promise<ServiceSeries[]>;
   pipeline(): Promise<Pipeline>;
   runBatch(opts: { full?: boolean }): Promise<BatchRun>;
+  /** Compacts the master dataset now. */
+  compact(): Promise<CompactionRun>;
+  /** Applies retention now. */
+  applyRetention(): Promise<RetentionRun>;
+  /** Takes a service out of `services` now; false when there is none by that name. */
+  forgetService(service: string): Promise<boolean>;
+  /** Bulk load: wire-format messages, each decoded and validated like a datagram, then written like one. */
+  importMessages(messages: string[], compat: string[]): Promise<ImportResult>;
   /** Newest first. */
   alerts(filter: AlertFilter): Promise<Alert[]>;
   /** Silences in force now. */

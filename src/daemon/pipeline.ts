@@ -10,8 +10,10 @@ import type { MasterStore } from '../storage/store.js';
 import { Absorbed } from '../core/absorbed.js';
 import type { BatchEngine } from '../batch/engine.js';
 import { BatchLayer } from '../batch/batch-layer.js';
-import { Database, readMeta, writeMeta } from '../serving/database.js';
+import { Database, readMeta, reclaimSpace, writeMeta } from '../serving/database.js';
 import { QueryService } from '../serving/query-service.js';
+import { DEFAULT_RETENTION, Lifecycle } from '../lifecycle/lifecycle.js';
+import type { RetentionOptions } from '../lifecycle/retention.js';
 import type { SpeedDeps, SpeedLayer } from '../speed/speed-layer.js';
 
 /**
@@ -28,6 +30,10 @@ export interface PipelineOptions {
   speedEngine(deps: SpeedDeps): Promise<SpeedLayer>;
   segments: { flushIntervalMs: number; maxBytes: number; maxAgeMs: number; maxUnflushedBytes: number };
   allowedLatenessUs: number;
+  /** DuckDB's memory and threads (see DatabaseLimits); its spill directory is `<dataDir>/duckdb-tmp`. */
+  database?: { memoryBytes?: number; threads?: number };
+  /** How long each tier keeps its data (lifecycle/retention.ts). @default DEFAULT_RETENTION */
+  retention?: RetentionOptions;
   /** A read of the serving views taking longer fails with QUERY_TIMEOUT, its statement interrupted. @default 10000 */
   queryTimeoutMs?: number;
   /** The batch layer's clock, epoch µs. @default Date.now */
@@ -45,20 +51,29 @@ export interface Pipeline {
   readonly query: QueryService;
   readonly absorbed: Absorbed;
   readonly quarantine: Quarantine;
+  readonly lifecycle: Lifecycle;
   sealAndShip(): Promise<number>;
   /**
    * The per-message path (see ingest/fan-out.ts), for one message or a worker's batch. `observers` also get
    * every accepted message (the daemon's live state and health rules); `onLate` counts messages older than W.
    */
   sink(opts?: { observers?: { observe(msg: HealthMessage, recvUs: number): void }[]; onLate?: () => void }): Sinks;
-  /** Closes what the pipeline opened, the database last: callers close their own users of `db` first. */
-  close(): Promise<void>;
+  /**
+   * Closes what the pipeline opened, the database last: callers close their own users of `db` first. `reclaim`:
+   * then gives the disk back what deleted rows left in the DuckDB file, when that is most of it (reclaimSpace).
+   */
+  close(opts?: { reclaim?: boolean }): Promise<void>;
 }
 
-/** Opens the pipeline: recovers the segments, then rebuilds the realtime views from what the batch has not absorbed. */
+/**
+ * Opens the pipeline: recovers the segments, then brings the realtime views up to date (reading the segments
+ * after their saved progress: see speed-layer.ts).
+ */
 export async function openPipeline(o: PipelineOptions): Promise<Pipeline> {
   const { store, log } = o;
-  const db = await Database.open(join(o.dataDir, 'hms.duckdb'));
+  const dbPath = join(o.dataDir, 'hms.duckdb');
+  const limits = { ...o.database, tempDir: join(o.dataDir, 'duckdb-tmp') };
+  const db = await Database.open(dbPath, limits);
   const meta: DuckDBConnection = await db.connect();
   const absorbed = await Absorbed.load(meta);
   const quarantine = new Quarantine(
@@ -96,6 +111,7 @@ export async function openPipeline(o: PipelineOptions): Promise<Pipeline> {
     quarantine,
     sealAndShip,
     localFiles: () => segments.localFiles(),
+    sealedUpTo: () => segments.sealedUpTo,
     scrubLocalFiles: () => segments.scrubSealed(),
     dir: join(o.dataDir, 'speed'),
     log,
@@ -114,8 +130,19 @@ export async function openPipeline(o: PipelineOptions): Promise<Pipeline> {
     log: log.child({ module: 'batch' }),
   });
   await batch.start();
+  const lifecycle = await Lifecycle.create({
+    db,
+    store,
+    batch,
+    absorbed,
+    quarantine,
+    dir: join(o.dataDir, 'compaction'),
+    retention: o.retention ?? DEFAULT_RETENTION,
+    now: o.now ?? (() => Date.now() * 1000),
+    log,
+  });
 
-  // Realtime views: every row the batch views have not absorbed, from the store and local segments.
+  // Realtime views: every row the batch views have not absorbed, from what they kept and the segments after it.
   const t0 = Date.now();
   const rebuilt = await speed.rebuild();
   log.info({ messages: rebuilt, ms: Date.now() - t0, engine: speed.engine }, 'realtime views rebuilt');
@@ -130,17 +157,23 @@ export async function openPipeline(o: PipelineOptions): Promise<Pipeline> {
     query,
     absorbed,
     quarantine,
+    lifecycle,
     sealAndShip,
     sink: ({ observers = [], onLate = () => {} } = {}) =>
       fanOut({ segments, speed, maxUnflushedBytes: o.segments.maxUnflushedBytes, watermark: () => absorbed.current().watermark, onLate, observers }),
-    async close() {
+    async close(opts = {}) {
       await batch.close();
+      lifecycle.close();
       await segments.close();
       await speed.close();
       await query.close();
       meta.closeSync();
       await store.release();
       db.close();
+      if (!opts.reclaim) return;
+      const t0 = Date.now();
+      const r = await reclaimSpace(dbPath, limits);
+      if (r) log.info({ beforeBytes: r.beforeBytes, afterBytes: r.afterBytes, ms: Date.now() - t0 }, 'gave the disk back the free space of the DuckDB file');
     },
   };
 }

@@ -3,7 +3,22 @@
  * (sub-millisecond timestamps, nulls, nested runs) so tests can assert exact values, records every call
  * with its arguments, and can be told to fail or to report not ready.
  */
-import { type Alert, type BatchRun, type Bucket, type HmsApi, type Pipeline, type ServiceHealth, type ServiceSeries, type ServiceStats, type Silence, type Step, UserError } from '../../src/api.js';
+import {
+  type Alert,
+  type BatchRun,
+  type Bucket,
+  type CompactionRun,
+  type HmsApi,
+  type ImportResult,
+  type Pipeline,
+  type RetentionRun,
+  type ServiceHealth,
+  type ServiceSeries,
+  type ServiceStats,
+  type Silence,
+  type Step,
+  UserError,
+} from '../../src/api.js';
 
 /** 2026-11-27T10:00:00Z in epoch microseconds. */
 export const T0 = Date.UTC(2026, 10, 27, 10, 0, 0) * 1000;
@@ -49,6 +64,9 @@ export const STATS: ServiceStats[] = [
     cpu: resource(41.25, 3, 99.75, T0 + 7 * MINUTE + 456_789),
     ram: resource(60, 55.5, 70.25, T0 + 2 * MINUTE),
     disk: resource(58.9, 58.8, 59, T0 + MINUTE),
+    coveredFrom: T0 - 60 * MINUTE,
+    coveredTo: T0 + 60 * MINUTE,
+    resolution: 'HOUR',
   },
 ];
 
@@ -73,6 +91,7 @@ export const PIPELINE: Pipeline = {
   accepted: 1_000_000,
   rejected: 10,
   late: 2,
+  imported: 0,
   kernelDrops: null,
   rejectedBy: [
     { reason: 'malformed_json', count: 7 },
@@ -102,9 +121,35 @@ export const PIPELINE: Pipeline = {
   storageError: null,
   storageErrorSince: null,
   quarantinedLines: 0,
+  tiers: { rawFrom: null, minuteFrom: T0 - 7 * 1440 * MINUTE, hourFrom: null, dayFrom: null },
+  lastCompaction: null,
+  lastRetention: null,
 };
 
-export type Method = 'services' | 'stats' | 'series' | 'history' | 'pipeline' | 'runBatch';
+export const COMPACTION: CompactionRun = {
+  startedAt: T0 - 60_000_000,
+  finishedAt: T0 - 59_000_000,
+  partitions: 3,
+  filesBefore: 90,
+  bytesBefore: 4_500_000,
+  bytesAfter: 420_000,
+  records: 30_000,
+  leftovers: 0,
+};
+
+export const RETENTION: RetentionRun = {
+  startedAt: T0 - 60_000_000,
+  finishedAt: T0 - 59_500_000,
+  partitions: ['date=2026-10-28/hour=11'],
+  files: 1,
+  bytes: 140_000,
+  minuteRows: 1200,
+  hourRows: 0,
+  dayRows: 0,
+  tiers: { rawFrom: T0 - 30 * 1440 * MINUTE, minuteFrom: T0 - 7 * 1440 * MINUTE, hourFrom: null, dayFrom: null },
+};
+
+export type Method = 'services' | 'stats' | 'series' | 'history' | 'pipeline' | 'runBatch' | 'compact' | 'applyRetention' | 'forgetService' | 'importMessages';
 
 export class FakeHmsApi implements HmsApi {
   readonly calls: { method: Method; args: unknown[] }[] = [];
@@ -139,7 +184,7 @@ export class FakeHmsApi implements HmsApi {
     const buckets: Bucket[] = [];
     for (let start = fromUs, i = 0; start < toUs; start += MINUTE, i++) {
       const cpu = resource(10 + i, 5 + i, 20 + i, start + 30_000_000);
-      buckets.push({ start, count: 60 + i, cpu, ram: cpu, disk: cpu });
+      buckets.push({ start, resolution: 'MINUTE', count: 60 + i, cpu, ram: cpu, disk: cpu });
     }
     return buckets;
   }
@@ -160,6 +205,35 @@ export class FakeHmsApi implements HmsApi {
   async runBatch(opts: { full?: boolean }): Promise<BatchRun> {
     this.record('runBatch', opts);
     return { ...structuredClone(RUN), mode: opts.full ? 'FULL' : 'INCREMENTAL', partitions: opts.full ? null : 3 };
+  }
+
+  async compact(): Promise<CompactionRun> {
+    this.record('compact');
+    return structuredClone(COMPACTION);
+  }
+
+  async applyRetention(): Promise<RetentionRun> {
+    this.record('applyRetention');
+    return structuredClone(RETENTION);
+  }
+
+  async forgetService(service: string): Promise<boolean> {
+    this.record('forgetService', service);
+    return SERVICES.some((s) => s.service === service);
+  }
+
+  /** Accepts what parses as JSON, refuses the rest: enough to see the arguments and the answer travel. */
+  async importMessages(messages: string[], compat: string[]): Promise<ImportResult> {
+    this.record('importMessages', messages, compat);
+    const rejected = messages.flatMap((m, index) => {
+      try {
+        JSON.parse(m);
+        return [];
+      } catch {
+        return [{ index, reason: 'malformed_json', detail: 'not JSON (fake)' }];
+      }
+    });
+    return { accepted: messages.length - rejected.length, rejected };
   }
 
   // Alerting is exercised against the real HealthService (test/health-*.test.ts); here it is only present.

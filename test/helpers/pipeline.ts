@@ -14,6 +14,7 @@ import type { BatchEngine } from '../../src/batch/engine.js';
 import type { Database } from '../../src/serving/database.js';
 import { DuckDBSpeedLayer } from '../../src/speed/duckdb-speed.js';
 import type { SpeedDeps, SpeedLayer } from '../../src/speed/speed-layer.js';
+import type { RetentionOptions } from '../../src/lifecycle/retention.js';
 
 export interface PipelineOptions<S extends SpeedLayer> {
   /** Where the DuckDB file, segments and a local master dataset go; a temp dir (removed on close) by default. */
@@ -24,6 +25,8 @@ export interface PipelineOptions<S extends SpeedLayer> {
   engine?: (store: MasterStore) => BatchEngine;
   /** The speed layer; DuckDB by default. */
   speed?: (deps: SpeedDeps) => Promise<S>;
+  /** Retention of each tier; the daemon's defaults by default. */
+  retention?: RetentionOptions;
 }
 
 /**
@@ -44,6 +47,7 @@ export async function buildPipeline<S extends SpeedLayer = DuckDBSpeedLayer>(opt
     speedEngine: opts.speed ?? ((deps) => DuckDBSpeedLayer.create(deps)),
     segments: { flushIntervalMs: 60_000, maxBytes: 1 << 30, maxAgeMs: 3_600_000, maxUnflushedBytes: Number.MAX_SAFE_INTEGER },
     allowedLatenessUs: 60_000_000,
+    retention: opts.retention,
     now: () => clock.now,
     log,
   });

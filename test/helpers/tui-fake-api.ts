@@ -77,6 +77,9 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
         cpu: resource(42.5, (fromUs + toUs) / 2 / US),
         ram: resource(60, fromUs / US + 60_000),
         disk: resource(55, toUs / US - 60_000),
+        coveredFrom: fromUs,
+        coveredTo: toUs,
+        resolution: 'MINUTE' as const,
       }));
     },
     async series(service: string, fromUs: number, toUs: number, step: Step): Promise<Bucket[]> {
@@ -85,7 +88,7 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
       const out: Bucket[] = [];
       for (let s = Math.floor(fromUs / stepUs) * stepUs; s < toUs; s += stepUs) {
         const v = 50 + 40 * Math.sin(s / stepUs / 6);
-        out.push({ start: s, count: 60, cpu: resource(v, s / US), ram: resource(60, s / US), disk: resource(55, s / US) });
+        out.push({ start: s, resolution: step, count: 60, cpu: resource(v, s / US), ram: resource(60, s / US), disk: resource(55, s / US) });
       }
       return out;
     },
@@ -96,6 +99,7 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
         accepted: (t - started) * 9.9,
         rejected: (t - started) / 10,
         late: 0,
+        imported: 0,
         kernelDrops: 0,
         rejectedBy: [{ reason: 'schema', count: (t - started) / 10 }],
         authMode: 'off',
@@ -122,6 +126,9 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
         storageError: null,
         storageErrorSince: null,
         quarantinedLines: 0,
+        tiers: { rawFrom: null, minuteFrom: null, hourFrom: null, dayFrom: null },
+        lastCompaction: null,
+        lastRetention: null,
       };
     },
     async runBatch(opts: { full?: boolean }): Promise<BatchRun> {
@@ -143,6 +150,17 @@ export function fakeApi(services = 12, now: () => number = Date.now): FakeApi {
       throw new Error('the fake core has no silences');
     },
     unsilence: async () => false,
+    // The dashboard does not manage the dataset: these only have to exist.
+    compact: async () => {
+      throw new Error('the dashboard fake does not compact');
+    },
+    applyRetention: async () => {
+      throw new Error('the dashboard fake has no retention');
+    },
+    forgetService: async () => false,
+    importMessages: async () => {
+      throw new Error('the dashboard fake does not import');
+    },
     subscribeAlerts: (listener) => {
       alertListeners.add(listener);
       return () => alertListeners.delete(listener);

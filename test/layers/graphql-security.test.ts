@@ -713,7 +713,7 @@ test('QueryService: a statement past its timeout is interrupted, the connection 
     await rm(dir, { recursive: true, force: true });
   });
   // Hours of work for DuckDB: only an interrupt ends it within the test.
-  const slow = query.snapshot((conn) => conn.run('SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range * b.range = 7'));
+  const slow = query.snapshot(({ conn }) => conn.run('SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range * b.range = 7'));
   const err = await t.throwsAsync(slow);
   t.is((err as Error & { code?: string }).code, 'QUERY_TIMEOUT');
   t.regex(err!.message, /longer than 0.3 s/);
@@ -721,12 +721,12 @@ test('QueryService: a statement past its timeout is interrupted, the connection 
   // The lock and the connection are free: a read answers.
   t.deepEqual(await query.stats(T0, T0 + 3_600_000_000), []);
   // A statement that starts after the deadline passed (the interrupt found nothing running) is stopped too.
-  const late = query.snapshot(async (conn) => {
+  const late = query.snapshot(async ({ conn }) => {
     await sleep(600);
     return conn.run('SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range * b.range = 7');
   });
   t.is(((await t.throwsAsync(late)) as Error & { code?: string }).code, 'QUERY_TIMEOUT');
-  const rows = await query.snapshot(async (conn) => (await conn.runAndReadAll('SELECT 42 AS x')).getRows());
+  const rows = await query.snapshot(async ({ conn }) => (await conn.runAndReadAll('SELECT 42 AS x')).getRows());
   t.deepEqual(rows, [[42]]);
 });
 

@@ -10,6 +10,7 @@ import {
   DAEMON_SETTINGS,
   DEMO_SETTINGS,
   didYouMean,
+  IMPORT_SETTINGS,
   loadConfig,
   MOCK_SETTINGS,
   parseTarget,
@@ -31,11 +32,12 @@ const USAGE = `hms: health monitor for microservice fleets
   hms tui     [--url http(s)://HOST:PORT/graphql] [--token TOKEN] [--ca FILE]
   hms demo    [--data-dir DIR]
   hms convert IN OUT.csv [--compat seed,course] [--timestamp-unit s|ms|us|ns|iso]
+  hms import  (--data-dir DIR | --url http://HOST:PORT/graphql) [--format jsonl|csv] [--compat seed,course] FILE...
   hms --version
 
 'hms COMMAND --help' lists the settings of a command with their environment variables and defaults.`;
 
-const COMMANDS = ['daemon', 'mock', 'agent', 'tui', 'demo', 'convert'];
+const COMMANDS = ['daemon', 'mock', 'agent', 'tui', 'demo', 'convert', 'import'];
 
 /** This package's version: package.json sits two levels above dist/src/cli.js (and above src/ under tsx). */
 function version(): string {
@@ -216,6 +218,14 @@ async function main(argv: string[]): Promise<number> {
           return 0;
         }
         return await convertCommand(rest, process.stdout, process.stderr);
+      }
+      case 'import': {
+        const { IMPORT_USAGE, importCommand } = await import('./import/import-command.js');
+        if (wantsHelp(rest)) {
+          printSettings(`${IMPORT_USAGE}\n\nBulk-loads history into the master dataset (flag > environment > default)`, IMPORT_SETTINGS.table());
+          return 0;
+        }
+        return await importCommand(rest);
       }
       case 'tui': {
         const s = commandSettings('tui', 'the terminal dashboard', TUI_SETTINGS, rest);

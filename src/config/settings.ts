@@ -25,6 +25,8 @@ export interface Spec {
   default: string;
   doc: string;
   values?: readonly string[];
+  /** A duration or size that may also be "off" (value 0): no limit. */
+  off?: true;
 }
 
 /** The type a setting has in the config object. */
@@ -58,7 +60,8 @@ export function parseDuration(text: string): number | undefined {
 }
 
 function convert(spec: Spec, raw: string, describe: string): unknown {
-  const bad = (expected: string) => new ConfigError(`${describe}: expected ${expected}, got ${JSON.stringify(raw)}`);
+  const bad = (expected: string) => new ConfigError(`${describe}: expected ${expected}${spec.off ? ' (or off)' : ''}, got ${JSON.stringify(raw)}`);
+  if (spec.off && raw.trim() === 'off') return 0;
   switch (spec.kind) {
     case 'port': {
       const n = Number(raw);
@@ -254,6 +257,34 @@ export const DAEMON_SETTINGS = defineSettings('HMS_', {
   batchSchedule: { kind: 'cron', default: '0 */15 * * * *', doc: 'node-cron schedule for batch runs ("off" to run only on demand)' },
   speedSchedule: { kind: 'cron', default: '* * * * * *', doc: 'node-cron schedule for the speed-layer tick' },
   allowedLateness: { kind: 'duration', default: '1m', doc: 'Batch watermark W = floor_to_minute(seal time - this)' },
+  memoryLimit: {
+    kind: 'bytes',
+    default: '1GiB',
+    doc: "Memory for the whole daemon: DuckDB (views, batch runs, compaction) gets half and spills to <data dir>/duckdb-tmp beyond it; the rest is Node's",
+  },
+  threads: { kind: 'int', default: '0', doc: 'DuckDB worker threads (batch runs, compaction, queries); 0: one per core' },
+  compactSchedule: {
+    kind: 'cron',
+    default: '0 5 * * * *',
+    doc: 'node-cron schedule for compaction: the files of each hour the batch views hold become one Parquet file ("off": on demand)',
+  },
+  retentionSchedule: { kind: 'cron', default: '0 */10 * * * *', doc: 'node-cron schedule for applying retention ("off": on demand)' },
+  retentionRaw: { kind: 'duration', default: '30d', doc: 'Master dataset partitions older than this leave the disk once the batch views hold them; older messages are rejected (expired)' },
+  retentionSize: {
+    kind: 'bytes',
+    default: 'off',
+    off: true,
+    doc: 'Largest master dataset: beyond it the oldest partitions the batch views hold leave first',
+  },
+  retentionMinute: { kind: 'duration', default: '7d', doc: 'Minute views older than this are removed; older windows are answered from hour views' },
+  retentionHour: { kind: 'duration', default: '90d', doc: 'Hour views older than this are removed; older windows are answered from day views' },
+  retentionDay: { kind: 'duration', default: 'off', off: true, doc: 'Day views older than this are removed (off: kept)' },
+  forgetAfter: {
+    kind: 'duration',
+    default: '7d',
+    off: true,
+    doc: 'A service silent this long leaves services and the dashboard (its history stays); off: never',
+  },
   rules: { kind: 'string', default: '', doc: 'JSON file of health rules (or a "rules" object in the config file); empty: defaults' },
   healthSchedule: { kind: 'cron', default: '* * * * * *', doc: 'node-cron schedule for evaluating the health rules' },
   webhookUrl: { kind: 'string', default: '', doc: 'POST alerts here in the Alertmanager webhook format; empty: no notifications' },
@@ -352,6 +383,15 @@ export function isLoopback(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
 }
 
+/** Retention as the lifecycle takes it (lifecycle/retention.ts). */
+export const retentionOf = (c: Config) => ({
+  rawUs: c.retentionRaw,
+  minuteUs: c.retentionMinute,
+  hourUs: c.retentionHour,
+  dayUs: c.retentionDay,
+  sizeBytes: c.retentionSize,
+});
+
 /** How many processes read the UDP port (the daemon counts as one). */
 export const ingestWorkerCount = (c: Config): number => c.ingestWorkers || Math.min(availableParallelism(), MAX_AUTO_INGEST_WORKERS);
 
@@ -394,6 +434,24 @@ function checkLimits(c: Config): void {
   if (c.webhookUrl) checkHttpUrl('webhookUrl', c.webhookUrl, 'http://alertmanager:9093/hook');
   for (const url of listOf(c.alertmanagerUrl)) checkHttpUrl('alertmanagerUrl', url, 'http://alertmanager:9093 (several: comma-separated)');
   if (c.alertmanagerResendInterval <= 0) throw new ConfigError(`${describe('alertmanagerResendInterval')}: must be longer than 0s, e.g. 1m`);
+  checkRetention(c);
+}
+
+const DAY_US = 86_400e6;
+
+/**
+ * Each tier keeps at least what the next finer one does: a window past the minute views is answered from the hour
+ * views, and days are rolled up from the hours of the days the batch recomputes (from the raw horizon's day on).
+ */
+function checkRetention(c: Config): void {
+  const days = (us: number) => `${us / DAY_US}d`;
+  if (c.retentionMinute < DAY_US) throw new ConfigError(`${describe('retentionMinute')}: at least 1d (the dashboard's sparklines and the batch's last hour read minute views), got ${days(c.retentionMinute)}`);
+  if (c.retentionRaw < c.allowedLateness + 2 * 3600e6) throw new ConfigError(`${describe('retentionRaw')}: at least 2h more than --allowed-lateness, got ${c.retentionRaw / 1e6} s`);
+  if (c.retentionHour < c.retentionMinute) throw new ConfigError(`${describe('retentionHour')}: at least --retention-minute (${days(c.retentionMinute)}), got ${days(c.retentionHour)}`);
+  if (c.retentionHour < c.retentionRaw + DAY_US) {
+    throw new ConfigError(`${describe('retentionHour')}: at least a day more than --retention-raw (${days(c.retentionRaw)}): a batch run rolls whole days up from hours; got ${days(c.retentionHour)}`);
+  }
+  if (c.retentionDay > 0 && c.retentionDay < c.retentionHour) throw new ConfigError(`${describe('retentionDay')}: at least --retention-hour (${days(c.retentionHour)}) or off, got ${days(c.retentionDay)}`);
 }
 
 /** The items of a comma-separated setting, trimmed; an empty item stays, for a check to name or a caller to drop. */
@@ -465,6 +523,21 @@ export const CONVERT_SETTINGS = defineSettings('HMS_CONVERT_', {
     values: TIMESTAMP_UNITS,
     doc: "Timestamp column: integer epoch s (the seed's CSV, read by Long.parseLong; a fraction of a second is cut off), ms (cut off likewise), us or ns (exact), or iso (ISO-8601 UTC to the microsecond)",
   },
+});
+
+/** `hms import`. */
+export const IMPORT_SETTINGS = defineSettings('HMS_IMPORT_', {
+  dataDir: {
+    kind: 'string',
+    default: '',
+    doc: "Import straight into this stopped daemon's data dir (refused while a daemon holds it); the daemon's HMS_ settings and --config apply",
+  },
+  url: { kind: 'string', default: '', doc: "Import through a running daemon: its GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql (needs a write token with --api-tokens)" },
+  config: { kind: 'path', default: '', doc: "With --data-dir: the daemon's config file (storage, limits, --retention-raw)" },
+  token: { kind: 'string', default: '', doc: 'With --url: an API token with write access, when the daemon has --api-tokens' },
+  ca: { kind: 'path', default: '', doc: "With an https --url: PEM file of the CA that signed the daemon's certificate" },
+  format: { kind: 'enum', default: 'jsonl', values: ['jsonl', 'csv'] as const, doc: "jsonl: health messages as the daemon takes them; csv: the seed's CSV (service,timestamp,CPU,total_ram,free_ram,total_disk,free_disk)" },
+  compat: { kind: 'compat', default: '', doc: "Legacy formats to read: seed (the seed client's objects, CPU 0-1), course (Python dicts, CPU 0-1); with csv: CPU is a 0-1 fraction" },
 });
 
 /** `hms agent`. */

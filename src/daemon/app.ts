@@ -1,6 +1,6 @@
 import { createHttpServer } from '../../graphql/server.js';
-import type { HmsApi, Pipeline } from '../api.js';
-import { bindHosts, type Config, ingestWorkerCount, listOf } from '../config/settings.js';
+import { type HmsApi, type Pipeline, UserError } from '../api.js';
+import { bindHosts, type Config, ingestWorkerCount, listOf, retentionOf } from '../config/settings.js';
 import { HealthService } from '../health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
 import { openAccess } from './access.js';
@@ -15,6 +15,9 @@ import type { Sinks } from '../ingest/fan-out.js';
 import { Scheduler } from './scheduler.js';
 import { prepareDataDir } from '../storage/data-dir.js';
 import { LiveState } from '../health/live-state.js';
+import { compatModes, MAX_IMPORT_MESSAGES, takeMessages } from '../import/messages.js';
+import { COMPAT_MODES } from '../core/message.js';
+import { tiersOf } from '../lifecycle/lifecycle.js';
 
 /** How often an ingest worker hands what it accepted to the daemon: well within a flush interval and a tick. */
 const WORKER_BATCH_MS = 5;
@@ -38,6 +41,13 @@ export function buildApp(config: Config, log: Logger): App {
   const hosts = bindHosts(config);
   // Read before anything opens: a bad keys, tokens or certificate file stops the start with an error naming it.
   const access = openAccess(config, log);
+  const decodeOptions = {
+    maxBytes: config.maxDatagramBytes,
+    maxFutureUs: config.maxFutureSkew,
+    minTimestampUs: config.minTimestamp,
+    maxAgeUs: config.retentionRaw,
+    compat: config.compat,
+  };
   let ready = false;
   let stopping: Promise<void> | undefined;
   let layers: Layers;
@@ -45,10 +55,11 @@ export function buildApp(config: Config, log: Logger): App {
   let health: HealthService;
   let udp: UdpServer;
   let workers: IngestWorkers | undefined;
+  let importSink: Sinks;
 
   const pipeline = async (): Promise<Pipeline> => {
-    const { query, batch, shipper, speed, segments, quarantine, store } = layers;
-    const lastBatch = await query.snapshot((conn) => batch.lastRun(conn));
+    const { query, batch, shipper, speed, segments, quarantine, store, lifecycle } = layers;
+    const { lastBatch, horizons } = await query.snapshot(async ({ conn, horizons }) => ({ lastBatch: await batch.lastRun(conn), horizons }));
     const nowMs = Date.now();
     const disk = segments.status();
     return {
@@ -56,6 +67,7 @@ export function buildApp(config: Config, log: Logger): App {
       accepted: counters.accepted,
       rejected: counters.rejected,
       late: counters.late,
+      imported: counters.imported,
       kernelDrops: udp.kernelDrops(),
       rejectedBy: Object.entries(counters.rejectedBy).map(([reason, count]) => ({ reason, count })),
       authMode: config.authMode,
@@ -83,6 +95,9 @@ export function buildApp(config: Config, log: Logger): App {
       storageError: disk.error,
       storageErrorSince: disk.errorSince === null ? null : disk.errorSince * 1000,
       quarantinedLines: quarantine.lines,
+      tiers: tiersOf(horizons),
+      lastCompaction: lifecycle.lastCompaction,
+      lastRetention: lifecycle.lastRetentionRun,
     };
   };
 
@@ -93,6 +108,17 @@ export function buildApp(config: Config, log: Logger): App {
     history: (from, to, services) => layers.query.history(from, to, services),
     pipeline,
     runBatch: (opts) => layers.batch.run(opts),
+    compact: () => scheduler.runNow('compact'),
+    applyRetention: () => scheduler.runNow('retention'),
+    forgetService: async (service) => health.forget(service),
+    importMessages: async (messages, compat) => {
+      if (messages.length > MAX_IMPORT_MESSAGES) throw new UserError('TOO_MANY_MESSAGES', `at most ${MAX_IMPORT_MESSAGES} messages a call (got ${messages.length})`);
+      const modes = compatModes(compat, COMPAT_MODES);
+      if (typeof modes === 'string') throw new UserError('BAD_COMPAT', modes);
+      const r = takeMessages(messages, { ...decodeOptions, compat: modes }, importSink, Date.now() * 1000);
+      counters.imported += r.accepted;
+      return r;
+    },
     alerts: (filter) => health.alerts(filter),
     silences: () => health.silences(),
     silence: (input) => health.silence(input),
@@ -125,6 +151,8 @@ export function buildApp(config: Config, log: Logger): App {
         maxUnflushedBytes: config.maxUnflushed,
       },
       allowedLatenessUs: config.allowedLateness,
+      retention: retentionOf(config),
+      database: { memoryBytes: config.memoryLimit / 2, threads: config.threads },
       queryTimeoutMs: config.queryTimeout / 1000,
       log,
     });
@@ -139,12 +167,15 @@ export function buildApp(config: Config, log: Logger): App {
           : null,
         alertmanager: { urls: listOf(config.alertmanagerUrl), resendIntervalUs: config.alertmanagerResendInterval },
         historyRetentionUs: config.alertRetention,
+        forgetAfterUs: config.forgetAfter,
       },
       log.child({ module: 'health' }),
     );
 
     const sinks = layers.sink({ observers: [health], onLate: () => counters.late++ });
-    const decode = { maxBytes: config.maxDatagramBytes, maxFutureUs: config.maxFutureSkew, minTimestampUs: config.minTimestamp, compat: config.compat };
+    // Imported history: written like datagrams, but no news of a service's health, and not late ingest.
+    importSink = layers.sink();
+    const decode = decodeOptions;
     udp = new UdpServer(
       {
         host: hosts.udp,
@@ -191,6 +222,8 @@ export function buildApp(config: Config, log: Logger): App {
       await live.save(health.takeLatest());
     });
     job('health', config.healthSchedule, () => health.tick());
+    job('compact', config.compactSchedule, () => layers.lifecycle.compact());
+    job('retention', config.retentionSchedule, () => layers.lifecycle.applyRetention());
     const { port: httpPort } = await http.start();
     ready = true;
     log.info({ udpPort, httpPort, dataDir, storage: store.kind }, 'daemon ready');
@@ -232,7 +265,7 @@ export function buildApp(config: Config, log: Logger): App {
     await health?.close();
     if (health) await live?.save(health.takeLatest()).catch(() => undefined);
     live?.close();
-    await layers?.close();
+    await layers?.close({ reclaim: true });
     if (!layers) await backends.store.release();
     log.info('daemon stopped');
   }

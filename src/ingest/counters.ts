@@ -23,6 +23,8 @@ export class IngestCounters {
   /** Accepted with a valid signature; the rest of `accepted` came unsigned (--auth-mode optional or off). */
   acceptedSigned = 0;
   late = 0;
+  /** Messages taken through `importMessages` (hms import --url): not datagrams, so in none of the counts above. */
+  imported = 0;
   readonly rejectedBy = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
   readonly compat = Object.fromEntries(COMPAT_MODES.map((m) => [m, 0])) as Record<CompatMode, number>;
   private readonly sample: RejectedDatagram[] = [];

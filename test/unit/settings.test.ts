@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import { DEFAULT_API_LIMITS } from '../../graphql/server.js';
-import { AGENT_SETTINGS, bindHosts, ConfigError, CONVERT_SETTINGS, DEMO_SETTINGS, didYouMean, isLoopback, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from '../../src/config/settings.js';
+import { AGENT_SETTINGS, bindHosts, ConfigError, CONVERT_SETTINGS, DEMO_SETTINGS, didYouMean, IMPORT_SETTINGS, isLoopback, loadConfig, MOCK_SETTINGS, settingsTable, TUI_SETTINGS } from '../../src/config/settings.js';
 
 const load = (flags: Record<string, string>) => loadConfig({ flags, env: {} });
 
@@ -13,7 +13,7 @@ test('the README configuration tables are the settings registries, row for row',
     const row = `| \`${r.flag}\` | \`${r.env}\` | \`${r.key}\` | ${value(r.default)} | ${r.doc} |`;
     t.true(readme.includes(row), `README lacks or differs on: ${row}`);
   }
-  for (const r of [...TUI_SETTINGS.table(), ...MOCK_SETTINGS.table(), ...DEMO_SETTINGS.table(), ...AGENT_SETTINGS.table(), ...CONVERT_SETTINGS.table()]) {
+  for (const r of [...TUI_SETTINGS.table(), ...MOCK_SETTINGS.table(), ...DEMO_SETTINGS.table(), ...AGENT_SETTINGS.table(), ...CONVERT_SETTINGS.table(), ...IMPORT_SETTINGS.table()]) {
     const row = `| \`${r.flag}\` | \`${r.env}\` | ${value(r.default)} | ${r.doc} |`;
     t.true(readme.includes(row), `README lacks or differs on: ${row}`);
   }

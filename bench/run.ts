@@ -5,7 +5,7 @@
  *   CPU per million messages over the daemon and its workers; the sender is a separate process.
  * - memory: RSS of the daemon and its workers with 1,000 services at 1 message/s each.
  * - freshness: time from a datagram's arrival to its visibility in `stats`, idle and at 50,000 and 100,000 msg/s.
- * - signed, globs, hdfs, mapreduce, spark: see each.
+ * - signed, globs, hdfs, mapreduce, spark, scale: see each.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -285,4 +285,8 @@ if (!only || only === 'mapreduce') {
 if (!only || only === 'spark') {
   console.log('## Spark speed engine: start-up, tick, freshness');
   await runBenchFile('spark.ts');
+}
+if (!only || only === 'scale') {
+  console.log('## Data at scale: 10M messages imported, batch runs, compaction, start-up, stats latency');
+  await runBenchFile('scale.ts');
 }

@@ -1,9 +1,22 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 /** Java classes this project ships as source (jobs/), compiled here against the cached jars, once. */
+
+/**
+ * `jobs/<engine>` (the engine's Java source, pom and scripts) from the source tree (src/ next to jobs/) or the
+ * build output (dist/src/, two levels below jobs/); throws naming `file` when neither holds it.
+ */
+export function engineJobDir(engine: 'spark' | 'mapreduce', file: string): string {
+  const candidates = [join(import.meta.dirname, '..', 'jobs', engine), join(import.meta.dirname, '..', '..', 'jobs', engine)];
+  const found = candidates.find((d) => existsSync(join(d, file)));
+  if (!found) throw new Error(`${engine} engine: jobs/${engine}/${file} is not next to the program (looked in ${candidates.join(', ')})`);
+  return found;
+}
 
 export const run = promisify(execFile);
 

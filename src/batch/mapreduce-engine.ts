@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
-import { buildOnce, compileJar, sha256 } from '../java-build.js';
+import { buildOnce, compileJar, engineJobDir, sha256 } from '../java-build.js';
 import { JobLog } from './mapreduce/job-log.js';
 import { inputListConf, streamingArgs } from './mapreduce/streaming.js';
 import type { Logger } from '../log.js';
@@ -82,13 +82,8 @@ export const DEFAULT_TASK_DIR = [new URL('../../jobs/mapreduce/task/', import.me
 
 const INPUT_FORMAT_CLASS = 'HmsMasterInputFormat';
 
-/** jobs/mapreduce from the source tree (src/batch) or the build output (dist/src/batch). */
-export function mapreduceJobDir(): string {
-  const candidates = [join(import.meta.dirname, '..', '..', 'jobs', 'mapreduce'), join(import.meta.dirname, '..', '..', '..', 'jobs', 'mapreduce')];
-  const found = candidates.find((d) => existsSync(join(d, `${INPUT_FORMAT_CLASS}.java`)));
-  if (!found) throw new Error(`mapreduce engine: jobs/mapreduce/${INPUT_FORMAT_CLASS}.java is not next to the program (looked in ${candidates.join(', ')})`);
-  return found;
-}
+/** jobs/mapreduce from the source tree or the build output. */
+export const mapreduceJobDir = (): string => engineJobDir('mapreduce', `${INPUT_FORMAT_CLASS}.java`);
 
 /** Parquet's reader and its codecs: what a cluster lacks to run the input format. */
 const PARQUET_JARS = /^(parquet-|zstd-jni-|aircompressor-|snappy-java-|commons-pool-).*\.jar$/;

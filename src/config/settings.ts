@@ -383,13 +383,14 @@ export function isLoopback(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
 }
 
-/** Retention as the lifecycle takes it (lifecycle/retention.ts). */
-export const retentionOf = (c: Config) => ({
-  rawUs: c.retentionRaw,
-  minuteUs: c.retentionMinute,
-  hourUs: c.retentionHour,
-  dayUs: c.retentionDay,
-  sizeBytes: c.retentionSize,
+/** What the decoder checks every datagram (and imported message) against. */
+export const decodeSettings = (c: Config) => ({
+  maxBytes: c.maxDatagramBytes,
+  maxFutureUs: c.maxFutureSkew,
+  minTimestampUs: c.minTimestamp,
+  // Older than the raw tier keeps: rejected as expired.
+  maxAgeUs: c.retentionRaw,
+  compat: c.compat,
 });
 
 /** How many processes read the UDP port (the daemon counts as one). */

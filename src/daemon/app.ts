@@ -1,6 +1,6 @@
 import { createHttpServer } from '../../graphql/server.js';
 import { type HmsApi, type Pipeline, UserError } from '../api.js';
-import { bindHosts, type Config, ingestWorkerCount, listOf, retentionOf } from '../config/settings.js';
+import { bindHosts, type Config, decodeSettings, ingestWorkerCount, listOf } from '../config/settings.js';
 import { HealthService } from '../health/health-service.js';
 import { loadRulesFile, parseRulesConfig } from '../health/rules.js';
 import { openAccess } from './access.js';
@@ -10,7 +10,7 @@ import { IngestCounters } from '../ingest/counters.js';
 import { forEachMessage, IngestWorkers, type WorkerBatch, withoutMessages } from '../ingest/ingest-workers.js';
 import { UdpServer } from '../ingest/udp-server.js';
 import type { Logger } from '../log.js';
-import { type Pipeline as Layers, openPipeline } from './pipeline.js';
+import { type Pipeline as Layers, openPipeline, pipelineSettings } from './pipeline.js';
 import type { Sinks } from '../ingest/fan-out.js';
 import { Scheduler } from './scheduler.js';
 import { prepareDataDir } from '../storage/data-dir.js';
@@ -41,13 +41,7 @@ export function buildApp(config: Config, log: Logger): App {
   const hosts = bindHosts(config);
   // Read before anything opens: a bad keys, tokens or certificate file stops the start with an error naming it.
   const access = openAccess(config, log);
-  const decodeOptions = {
-    maxBytes: config.maxDatagramBytes,
-    maxFutureUs: config.maxFutureSkew,
-    minTimestampUs: config.minTimestamp,
-    maxAgeUs: config.retentionRaw,
-    compat: config.compat,
-  };
+  const decodeOptions = decodeSettings(config);
   let ready = false;
   let stopping: Promise<void> | undefined;
   let layers: Layers;
@@ -144,16 +138,7 @@ export function buildApp(config: Config, log: Logger): App {
       store: backends.store,
       batchEngine: backends.createBatchEngine(),
       speedEngine: (deps) => backends.createSpeedLayer(deps),
-      segments: {
-        flushIntervalMs: config.flushInterval / 1000,
-        maxBytes: config.segmentMaxBytes,
-        maxAgeMs: config.segmentMaxAge / 1000,
-        maxUnflushedBytes: config.maxUnflushed,
-      },
-      allowedLatenessUs: config.allowedLateness,
-      retention: retentionOf(config),
-      database: { memoryBytes: config.memoryLimit / 2, threads: config.threads },
-      queryTimeoutMs: config.queryTimeout / 1000,
+      ...pipelineSettings(config),
       log,
     });
     const { db, shipper, batch, speed, store } = layers;

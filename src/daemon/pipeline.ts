@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { fanOut, type Sinks } from '../ingest/fan-out.js';
 import type { HealthMessage } from '../core/message.js';
+import type { Config } from '../config/settings.js';
 import type { Logger } from '../log.js';
 import { Quarantine } from '../storage/quarantine.js';
 import { SegmentLog } from '../storage/segment-log.js';
@@ -64,6 +65,27 @@ export interface Pipeline {
    */
   close(opts?: { reclaim?: boolean }): Promise<void>;
 }
+
+/** The options of the pipeline that come from the daemon's settings (the daemon and `hms import --data-dir`). */
+export const pipelineSettings = (c: Config) => ({
+  segments: {
+    flushIntervalMs: c.flushInterval / 1000,
+    maxBytes: c.segmentMaxBytes,
+    maxAgeMs: c.segmentMaxAge / 1000,
+    maxUnflushedBytes: c.maxUnflushed,
+  },
+  allowedLatenessUs: c.allowedLateness,
+  retention: {
+    rawUs: c.retentionRaw,
+    minuteUs: c.retentionMinute,
+    hourUs: c.retentionHour,
+    dayUs: c.retentionDay,
+    sizeBytes: c.retentionSize,
+  },
+  // The rest of --memory-limit is Node's (the ingest path, the health state, GraphQL).
+  database: { memoryBytes: c.memoryLimit / 2, threads: c.threads },
+  queryTimeoutMs: c.queryTimeout / 1000,
+});
 
 /**
  * Opens the pipeline: recovers the segments, then brings the realtime views up to date (reading the segments

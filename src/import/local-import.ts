@@ -1,8 +1,8 @@
 import { DuckDBBatchEngine } from '../batch/duckdb-engine.js';
-import { type Config, retentionOf } from '../config/settings.js';
+import { type Config, decodeSettings } from '../config/settings.js';
 import type { CompatMode } from '../core/message.js';
 import { chooseBackends } from '../daemon/backends.js';
-import { openPipeline } from '../daemon/pipeline.js';
+import { openPipeline, pipelineSettings } from '../daemon/pipeline.js';
 import type { DecodeOptions } from '../ingest/decode.js';
 import { createLogger } from '../log.js';
 import { DuckDBSpeedLayer } from '../speed/duckdb-speed.js';
@@ -29,28 +29,14 @@ export async function openLocalImport(config: Config, compat: ReadonlySet<Compat
     store,
     batchEngine: new DuckDBBatchEngine(store),
     speedEngine: (deps) => DuckDBSpeedLayer.create(deps),
-    segments: {
-      flushIntervalMs: config.flushInterval / 1000,
-      maxBytes: config.segmentMaxBytes,
-      maxAgeMs: config.segmentMaxAge / 1000,
-      maxUnflushedBytes: config.maxUnflushed,
-    },
-    allowedLatenessUs: config.allowedLateness,
-    retention: retentionOf(config),
-    database: { memoryBytes: config.memoryLimit / 2, threads: config.threads },
+    ...pipelineSettings(config),
     log,
   }).catch(async (err) => {
     await store.release();
     throw err;
   });
   const sink = p.sink();
-  const opts: DecodeOptions = {
-    maxBytes: config.maxDatagramBytes,
-    maxFutureUs: config.maxFutureSkew,
-    minTimestampUs: config.minTimestamp,
-    maxAgeUs: config.retentionRaw,
-    compat,
-  };
+  const opts: DecodeOptions = { ...decodeSettings(config), compat };
   let sinceTick = 0;
   return {
     async send(texts) {

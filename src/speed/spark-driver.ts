@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { buildOnce, compileJar, run, sha256 } from '../java-build.js';
+import { buildOnce, compileJar, engineJobDir, run, sha256 } from '../java-build.js';
 import type { Logger } from '../log.js';
 import { Mutex } from '../serving/database.js';
 
@@ -30,13 +30,8 @@ export interface SparkRuntime {
 
 const DRIVER_CLASS = 'HmsSparkDriver';
 
-/** jobs/spark from the source tree (src/speed) or the build output (dist/src/speed). */
-export function sparkJobDir(): string {
-  const candidates = [join(import.meta.dirname, '..', '..', 'jobs', 'spark'), join(import.meta.dirname, '..', '..', '..', 'jobs', 'spark')];
-  const found = candidates.find((d) => existsSync(join(d, `${DRIVER_CLASS}.java`)));
-  if (!found) throw new Error(`Spark engine: jobs/spark/${DRIVER_CLASS}.java is not next to the program (looked in ${candidates.join(', ')})`);
-  return found;
-}
+/** jobs/spark from the source tree or the build output. */
+export const sparkJobDir = (): string => engineJobDir('spark', `${DRIVER_CLASS}.java`);
 
 async function tool(name: string): Promise<void> {
   try {

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { MasterFile, MasterStore } from '../storage/store.js';
+import { byPartition, type MasterFile, type MasterStore } from '../storage/store.js';
 import type { BatchEngine } from './engine.js';
 import { minuteAggregate, recordSource } from '../serving/view-sql.js';
 
@@ -15,13 +15,10 @@ const CHUNK_MESSAGES = 1_500_000;
 
 /** The files in chunks of whole hour partitions of about `CHUNK_MESSAGES` messages each, oldest first. */
 export function chunksOfHours(files: MasterFile[], maxMessages = CHUNK_MESSAGES): MasterFile[][] {
-  const byHour = new Map<number, MasterFile[]>();
-  for (const f of files) byHour.set(f.hour, [...(byHour.get(f.hour) ?? []), f]);
   const chunks: MasterFile[][] = [];
   let chunk: MasterFile[] = [];
   let messages = 0;
-  for (const hour of [...byHour.keys()].sort((a, b) => a - b)) {
-    const inHour = byHour.get(hour)!;
+  for (const inHour of byPartition(files)) {
     const estimate = inHour.reduce((n, f) => n + f.bytes / BYTES_A_MESSAGE[f.format], 0);
     if (chunk.length > 0 && messages + estimate > maxMessages) {
       chunks.push(chunk);

@@ -9,7 +9,7 @@ import { MICROS_PER_HOUR } from '../core/time.js';
 import type { Logger } from '../log.js';
 import { recordSource } from '../serving/view-sql.js';
 import { type Quarantine, scrubMasterFiles, withScrub } from '../storage/quarantine.js';
-import type { MasterFile, MasterStore } from '../storage/store.js';
+import { byPartition, type MasterFile, type MasterStore } from '../storage/store.js';
 
 /**
  * Compaction (Druid's per-time-chunk compaction, Prometheus's block compaction): the sealed master files of each
@@ -56,14 +56,8 @@ const COMPACTED_COLUMNS = [...RECORD_FIELDS.map(([name]) => name), 'seg'].join('
 export function compactable(files: MasterFile[], absorbed: AbsorbedState): MasterFile[][] {
   const w = absorbed.watermark ?? Number.NEGATIVE_INFINITY;
   const read = absorbed.segment ?? -1;
-  const byPartition = new Map<string, MasterFile[]>();
-  for (const f of files) {
-    if (f.hour + MICROS_PER_HOUR > w || f.segment > read) continue;
-    const list = byPartition.get(f.partition) ?? [];
-    list.push(f);
-    byPartition.set(f.partition, list);
-  }
-  return [...byPartition.values()].filter((fs) => fs.length > 1 || fs[0].format !== 'parquet').sort((a, b) => a[0].hour - b[0].hour);
+  const held = files.filter((f) => f.hour + MICROS_PER_HOUR <= w && f.segment <= read);
+  return byPartition(held).filter((fs) => fs.length > 1 || fs[0].format !== 'parquet');
 }
 
 export async function compact(deps: CompactionDeps, onProgress?: (done: number, of: number) => void): Promise<CompactionResult> {

@@ -4,7 +4,7 @@ import { type Horizons, readHorizons, saveHorizons } from '../core/horizons.js';
 import { floorTo, MICROS_PER_DAY, MICROS_PER_HOUR } from '../core/time.js';
 import type { Logger } from '../log.js';
 import { transaction } from '../serving/database.js';
-import type { MasterFile, MasterStore } from '../storage/store.js';
+import { byPartition, type MasterFile, type MasterStore } from '../storage/store.js';
 
 /**
  * Retention, tier by tier (Netdata's tiers, Prometheus's `retention.time` and `.size`): the master dataset keeps
@@ -51,15 +51,7 @@ export interface RetentionDeps {
 function absorbedPartitions(files: MasterFile[], absorbed: AbsorbedState): MasterFile[][] {
   const w = absorbed.watermark ?? Number.NEGATIVE_INFINITY;
   const read = absorbed.segment ?? -1;
-  const byPartition = new Map<string, MasterFile[]>();
-  for (const f of files) {
-    const list = byPartition.get(f.partition) ?? [];
-    list.push(f);
-    byPartition.set(f.partition, list);
-  }
-  return [...byPartition.values()]
-    .filter((fs) => fs[0].hour + MICROS_PER_HOUR <= w && fs.every((f) => f.segment <= read))
-    .sort((a, b) => a[0].hour - b[0].hour);
+  return byPartition(files).filter((fs) => fs[0].hour + MICROS_PER_HOUR <= w && fs.every((f) => f.segment <= read));
 }
 
 const sum = (files: MasterFile[]) => files.reduce((n, f) => n + f.bytes, 0);

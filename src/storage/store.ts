@@ -54,17 +54,22 @@ export function isOvershadowed(f: MasterFile, partitionFiles: MasterFile[]): boo
   return partitionFiles.some((c) => c !== f && c.format === 'parquet' && c.first <= f.first && f.segment <= c.segment);
 }
 
+/** The files of each partition, oldest partition first. */
+export function byPartition(files: MasterFile[]): MasterFile[][] {
+  const out = new Map<string, MasterFile[]>();
+  for (const f of files) {
+    const list = out.get(f.partition);
+    if (list) list.push(f);
+    else out.set(f.partition, [f]);
+  }
+  return [...out.values()].sort((a, b) => a[0].hour - b[0].hour);
+}
+
 /** Splits a listing into the files readers see and the overshadowed ones (left for the compaction to remove). */
 export function visibility(files: MasterFile[]): { visible: MasterFile[]; overshadowed: MasterFile[] } {
-  const byPartition = new Map<string, MasterFile[]>();
-  for (const f of files) {
-    const list = byPartition.get(f.partition) ?? [];
-    list.push(f);
-    byPartition.set(f.partition, list);
-  }
   const visible: MasterFile[] = [];
   const overshadowed: MasterFile[] = [];
-  for (const list of byPartition.values()) {
+  for (const list of byPartition(files)) {
     for (const f of list) (list.length > 1 && isOvershadowed(f, list) ? overshadowed : visible).push(f);
   }
   return { visible, overshadowed };

@@ -247,6 +247,7 @@ export async function importCommand(argv: string[]): Promise<number> {
       failure ??= err;
     });
   }
+  if (!failure) progress.show(total, summary.records, true);
   progress.done();
   if (failure) {
     process.stderr.write(`hms import: ${failure.message}\n`);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { CLI, gql, killedAfterwards, waitFor } from '../helpers/daemon.js';
+import { Tmux } from '../helpers/tmux.js';
 
 const start = killedAfterwards(test);
 const run = promisify(execFile);
@@ -156,4 +157,16 @@ test('import --url: through the running daemon, exact at once and across the nex
   const gone = await hmsImport(['--url', d.url, '--format', 'csv', join(dir, 'x.csv')]);
   t.is(gone.code, 1);
   t.regex(gone.stderr, /cannot reach the daemon/);
+});
+
+test('on a terminal the import draws a progress bar with its rate, and ends with the summary', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hms-import-tty-'));
+  await writeFile(join(dir, 'h.jsonl'), `${rows(100_000, ['a', 'b'], 5).map(wire).join('\n')}\n`);
+  const term = new Tmux('import');
+  t.teardown(() => term.kill());
+  await term.start(`${process.execPath} --import tsx ${CLI} import --data-dir ${join(dir, 'data')} ${join(dir, 'h.jsonl')}`, 120, 10);
+  const screen = await term.waitFor(/EXIT:\d+/);
+  t.regex(screen, /EXIT:0/);
+  t.regex(screen, /hms import: \[#{30}\] 100% 100,000 records, [\d,]+\/s/);
+  t.regex(screen, /100,000 records from 1 file in [\d.]+ s \([\d,]+\/s\): 100,000 imported, 0 rejected/);
 });

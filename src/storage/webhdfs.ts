@@ -1,5 +1,5 @@
 /**
- * A typed WebHDFS client on Node's global `fetch`.
+ * A typed WebHDFS client on Node's global `fetch` and, for the datanode steps, node:http.
  *
  * Why not the `webhdfs` npm package: it depends on the deprecated `request` and reads `{"boolean": false}`
  * from RENAME/DELETE as success. WebHDFS is a handful of REST calls; what needs care is around them:
@@ -11,12 +11,17 @@
  *   http address is mapped through the namenode's JMX view of its live datanodes.
  * - The datanode answers every CREATE/APPEND with an unsolicited `100 Continue` before the real status, which
  *   Node's fetch (undici) rejects as "bad response": the upload step therefore uses node:http, which handles
- *   interim responses. Everything else, OPEN's download included, is plain `fetch`.
+ *   interim responses.
+ * - OPEN's download also uses node:http. The undici that Node 20 and 24 bundle throws an AssertionError from a
+ *   socket's 'end' handler, outside any promise and so uncaught, when a server closes the connection while the
+ *   body is paused under backpressure (nodejs/undici#5360, fixed only in undici 8, which needs Node 22.19): a
+ *   datanode closes after each block, and writing a staged copy to a slow disk pauses the body. It took down a
+ *   test worker in CI; in the daemon it would have taken the daemon down.
+ * Everything else (small JSON answers, read at once) is plain `fetch`.
  */
-import { request as httpRequest } from 'node:http';
+import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WebHdfsOptions {
@@ -363,29 +368,37 @@ export class WebHdfs {
     });
   }
 
-  /** The datanode's answer to OPEN as a stream; the timeout bounds the wait for the answer and for each chunk. */
-  private async stream(location: string, op: string, path: string): Promise<Readable> {
-    const ctl = new AbortController();
-    const signal = this.options.signal ? AbortSignal.any([ctl.signal, this.options.signal]) : ctl.signal;
-    const expire = () =>
-      ctl.abort(new WebHdfsError({ op, path, url: location, exception: 'Timeout', message: `no data for ${this.timeoutMs} ms` }));
-    let timer = setTimeout(expire, this.timeoutMs);
-    const rearm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(expire, this.timeoutMs);
-    };
-    let res: Response;
-    try {
-      res = await this.send(location, op, path, { method: 'GET', signal });
-    } catch (err) {
-      clearTimeout(timer);
-      throw err;
-    }
-    rearm();
-    const body = res.body ? Readable.fromWeb(res.body as WebReadableStream<Uint8Array>) : Readable.from([]);
-    body.on('data', rearm);
-    body.once('close', () => clearTimeout(timer));
-    return body;
+  /**
+   * The datanode's answer to OPEN as a stream (node:http, see the top of this file); the timeout bounds the wait for
+   * the answer and for each chunk.
+   */
+  private stream(location: string, op: string, path: string): Promise<Readable> {
+    const url = new URL(location);
+    const get = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      let body: IncomingMessage | undefined;
+      const req = get(url, { method: 'GET', signal: this.options.signal }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          body = res;
+          // What goes wrong mid-body (the connection cut, the timeout below) reaches the reader as a WebHdfsError.
+          const out = new PassThrough();
+          res.on('error', (err) => out.destroy(this.transportError(err, op, path, location)));
+          return resolve(res.pipe(out));
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => reject(this.transportError(err, op, path, location)));
+        res.on('end', () => reject(this.remoteError(status, res.statusMessage ?? '', Buffer.concat(chunks).toString(), op, path, location)));
+      });
+      // Inactivity on the socket, before the answer or between chunks.
+      req.setTimeout(this.timeoutMs, () => {
+        const timeout = new WebHdfsError({ op, path, url: location, exception: 'Timeout', message: `no data for ${this.timeoutMs} ms` });
+        (body ?? req).destroy(timeout);
+      });
+      req.on('error', (err) => reject(this.transportError(err, op, path, location)));
+      req.end();
+    });
   }
 
   // ---- plumbing ----

@@ -3,6 +3,7 @@
  * for what a one-namenode cluster cannot show: a standby namenode, a 5xx, a hang, a token.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import anyTest, { type TestFn } from 'ava';
 import { type RetryEvent, WebHdfs, WebHdfsError } from '../../src/storage/webhdfs.js';
 import { freePort, type HdfsCluster, hadoopAvailable, registerUnavailable, startHdfs } from '../helpers/hadoop-cluster.js';
@@ -10,14 +11,14 @@ import { freePort, type HdfsCluster, hadoopAvailable, registerUnavailable, start
 const test = anyTest as TestFn<{ hdfs: HdfsCluster; client: WebHdfs }>;
 const LS_LIMIT = 5;
 
-/** A namenode stand-in: `handler` answers each request; every request is recorded. */
-async function fakeNamenode(handler: (req: IncomingMessage, n: number) => { status: number; body: unknown } | 'hang') {
+/** A namenode stand-in: `handler` answers each request (a redirect with `location`); every request is recorded. */
+async function fakeNamenode(handler: (req: IncomingMessage, n: number) => { status: number; body: unknown; location?: string } | 'hang') {
   const seen: string[] = [];
   const server: Server = createServer((req, res) => {
     seen.push(req.url ?? '');
     const answer = handler(req, seen.length);
     if (answer === 'hang') return;
-    res.writeHead(answer.status, { 'content-type': 'application/json' });
+    res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.location ? { location: answer.location } : {}) });
     res.end(JSON.stringify(answer.body));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -287,5 +288,49 @@ if (!avail.ok) {
     const err = await expectHdfsError(new WebHdfs({ urls: [nn.url] }).mkdirs('/d'));
     t.is(err.exception, 'OperationFailed');
     t.is(err.op, 'MKDIRS');
+  });
+
+  test("OPEN from a datanode that closes the connection while the reader is paused: every byte arrives, nothing is thrown outside", async (t) => {
+    const body = Buffer.alloc(256 * 1024, 0x61);
+    body.write('the end', body.length - 7);
+    // The datanode answers, sends the whole body and closes at once (FIN), as HDFS datanodes do.
+    const datanode = createNetServer((socket) => {
+      socket.once('data', () => {
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+        socket.end(body);
+      });
+    });
+    await new Promise<void>((r) => datanode.listen(0, '127.0.0.1', r));
+    t.teardown(() => new Promise<void>((r) => datanode.close(() => r())));
+    const dn = `http://127.0.0.1:${(datanode.address() as { port: number }).port}`;
+    const nn = await fakeNamenode(() => ({ status: 307, body: {}, location: `${dn}/webhdfs/v1/f?op=OPEN` }));
+    t.teardown(nn.close);
+    const stream = await new WebHdfs({ urls: [nn.url], retries: 0 }).open('/f');
+    // Not read for a while: the body waits, paused, while the datanode's FIN arrives.
+    await new Promise((r) => setTimeout(r, 500));
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    t.true(Buffer.concat(chunks).equals(body));
+  });
+
+  test('OPEN from a datanode that stops sending mid-file: the stream fails with a Timeout, naming the path', async (t) => {
+    const datanode = createNetServer((socket) => {
+      socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly a little'));
+    });
+    await new Promise<void>((r) => datanode.listen(0, '127.0.0.1', r));
+    t.teardown(() => {
+      datanode.close();
+    });
+    const dn = `http://127.0.0.1:${(datanode.address() as { port: number }).port}`;
+    const nn = await fakeNamenode(() => ({ status: 307, body: {}, location: `${dn}/webhdfs/v1/g?op=OPEN` }));
+    t.teardown(nn.close);
+    const stream = await new WebHdfs({ urls: [nn.url], retries: 0, timeoutMs: 300 }).open('/g');
+    const err = await expectHdfsError(
+      (async () => {
+        for await (const _ of stream);
+      })(),
+    );
+    t.is(err.exception, 'Timeout');
+    t.is(err.path, '/g');
   });
 }

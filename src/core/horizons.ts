@@ -16,8 +16,6 @@ export interface Horizons {
   readonly day: number;
 }
 
-export const NO_HORIZONS: Horizons = Object.freeze({ raw: 0, minute: 0, hour: 0, day: 0 });
-
 const KEYS = { raw: 'raw_horizon', minute: 'minute_horizon', hour: 'hour_horizon', day: 'day_horizon' } as const;
 
 export async function readHorizons(conn: DuckDBConnection): Promise<Horizons> {
